@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from balmon.cli.main import main
+
+main()

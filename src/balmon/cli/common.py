@@ -1,0 +1,67 @@
+"""What every subcommand shares: the --config option and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from balmon.config import Settings, load_settings
+from balmon.errors import ConfigError, StorageError
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML configuration file (else $BALMON_CONFIG, else ./balmon.toml).",
+        dir_okay=False,
+    ),
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print one line on stderr and exit with `code`."""
+    typer.echo(f"balmon: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    """Load settings; a bad value ends the command with one line and exit code 2."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(f"config error: {exc}", 2)
+
+
+def _database_reason(exc: DBAPIError) -> str:
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return first[:300]
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn an unreachable database into one line and exit code 1."""
+    try:
+        yield
+    except ConfigError as exc:
+        fail(f"config error: {exc}", 2)
+    except OperationalError as exc:
+        fail(f"database unavailable: {_database_reason(exc)}", 1)
+    except StorageError as exc:
+        fail(f"database error: {exc}", 1)
+
+
+def guarded(command: Callable[[], None]) -> None:
+    """Run `command` inside `storage_errors` (for small commands)."""
+    with storage_errors():
+        command()
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,32 @@
+"""`balmon db ...`: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from balmon.cli.common import ConfigOption, settings_or_exit, storage_errors
+from balmon.storage import make_engine, upgrade
+from balmon.storage.migrate import current_revision, head_revision
+
+app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_command(config: ConfigOption = None) -> None:
+    """Create or migrate the schema to the newest revision and seed the error codes."""
+    settings = settings_or_exit(config)
+    with storage_errors():
+        engine = make_engine(settings.database.url)
+        upgrade(engine)
+        typer.echo(
+            f"database at revision {current_revision(engine)} ({engine.url.get_backend_name()})"
+        )
+
+
+@app.command("current")
+def current_command(config: ConfigOption = None) -> None:
+    """Show the database's schema revision and the newest one available."""
+    settings = settings_or_exit(config)
+    with storage_errors():
+        engine = make_engine(settings.database.url)
+        typer.echo(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")

@@ -1,0 +1,41 @@
+"""The `balmon` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from balmon import __version__
+from balmon.cli import db
+from balmon.errors.reference import render_markdown, render_text
+
+app = typer.Typer(
+    name="balmon",
+    help="Daily balance monitoring: fetch, verify, log every error, alert the operations team.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+
+
+@app.command("codes")
+def codes_command(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print docs/error-codes.md instead.")
+    ] = False,
+) -> None:
+    """Print the error-code reference."""
+    typer.echo(render_markdown() if markdown else render_text())
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print balmon's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

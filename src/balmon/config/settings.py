@@ -1,0 +1,171 @@
+"""The one settings object: every section of balmon's configuration, validated once.
+
+Values come from (highest priority first): environment variables `BALMON_<SECTION>__<KEY>`,
+the TOML file, then these defaults. Durations are float seconds; money is `Decimal`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///balmon.db"
+
+
+class SourceSettings(Section):
+    url: str | None = None
+    token: SecretStr | None = None
+    timeout_seconds: Seconds = 30.0
+    max_requests_per_second: PositiveFloat | None = None
+    circuit_breaker: bool = True
+    breaker_window: PositiveInt = 100
+    outage_timeout_seconds: Seconds = 300.0
+    # Other banks name things differently; the defaults are the documented Balance API.
+    balance_path: str = "/customers/{customer_id}/balance"
+    balance_field: str = "balance"
+    customer_id_field: str = "customer_id"
+    max_body_bytes: PositiveInt = 1024 * 1024
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("balance_path")
+    @classmethod
+    def _has_placeholder(cls, value: str) -> str:
+        if "{customer_id}" not in value:
+            raise ValueError("must contain {customer_id}")
+        return value
+
+
+class RetrySettings(Section):
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    delays_seconds: list[NonNegativeFloat] = Field(default_factory=lambda: [5.0, 10.0, 20.0])
+    jitter: Literal["none", "full"] = "none"
+
+    @model_validator(mode="after")
+    def _enough_delays(self) -> RetrySettings:
+        if len(self.delays_seconds) < self.max_retries:
+            raise ValueError(
+                f"delays_seconds needs one delay per retry ({self.max_retries}), "
+                f"got {len(self.delays_seconds)}"
+            )
+        return self
+
+
+class EngineSettings(Section):
+    concurrency: Annotated[int, Field(ge=1, le=10_000)] = 100
+    stale_after_seconds: Seconds = 60.0
+    heartbeat_seconds: Seconds = 5.0
+    commit_interval_seconds: Seconds = 1.0
+    write_batch_size: PositiveInt = 2000
+
+
+class VerificationSettings(Section):
+    customers_file: Path | None = None
+    default_min_balance: Decimal = Decimal("0")
+
+    @field_validator("default_min_balance")
+    @classmethod
+    def _finite(cls, value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("must be a finite decimal number")
+        return value
+
+
+class AlertSettings(Section):
+    urls: list[SecretStr] = Field(default_factory=list)
+    group_wait_seconds: NonNegativeFloat = 30.0
+    max_customers_per_message: PositiveInt = 50
+    delivery_attempts: PositiveInt = 3
+    delivery_backoff_seconds: NonNegativeFloat = 1.0
+    dashboard_url: str | None = None
+    summary: bool = False
+    routes: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class DashboardSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    secret_key: SecretStr | None = None
+    session_idle_minutes: PositiveInt = 30
+    metrics_public: bool = False
+
+
+class ScheduleSettings(Section):
+    cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone: {value!r}") from None
+        return value
+
+    def today(self, now: datetime) -> date:
+        """The business date `now` falls on in the schedule's time zone."""
+        return now.astimezone(ZoneInfo(self.timezone)).date()
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = None
+
+
+class Settings(BaseSettings):
+    """All of balmon's configuration. Build it with `balmon.config.load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BALMON_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    source: SourceSettings = SourceSettings()
+    retry: RetrySettings = RetrySettings()
+    engine: EngineSettings = EngineSettings()
+    verification: VerificationSettings = VerificationSettings()
+    alerts: AlertSettings = AlertSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    logging: LoggingSettings = LoggingSettings()

@@ -1,0 +1,93 @@
+"""balmon's one exception hierarchy.
+
+    BalmonError
+    ├── ConfigError                 bad configuration: one line naming the key, exit 2
+    ├── StorageError                the database is unreachable or refused a write
+    ├── RunRefused                  another live process owns the run for this date
+    └── BalanceError                one attempt to get one customer's balance failed
+        ├── TimeoutFailure          TIMEOUT
+        ├── NetworkFailure          NETWORK_ERROR
+        ├── ApiFailure              API_ERROR (carries status and Retry-After)
+        ├── MissingData             MISSING_DATA
+        ├── InvalidResponse         INVALID_RESPONSE
+        ├── NullBalance             NULL_BALANCE
+        ├── NegativeBalance         NEGATIVE_BALANCE
+        └── SourceUnavailable       SOURCE_UNAVAILABLE
+
+Every `BalanceError` carries its `ErrorCode`. Lower-level exceptions (aiohttp, the JSON
+parser, the DB driver) are translated at one boundary with `raise ... from exc`, so the
+original stays on `__cause__` for the stack trace written to the error log.
+Messages are short and never contain balances, response bodies or secrets.
+"""
+
+from __future__ import annotations
+
+from balmon.errors.taxonomy import ErrorCode
+
+
+class BalmonError(Exception):
+    """Base of every error balmon raises on purpose."""
+
+
+class ConfigError(BalmonError):
+    """A configuration value is missing or invalid; `key` names it."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class StorageError(BalmonError):
+    """The database could not be reached or refused an operation."""
+
+
+class RunRefused(BalmonError):
+    """Another live process holds the lease on this business date's run."""
+
+
+class BalanceError(BalmonError):
+    """One attempt at one customer's balance failed with `code`."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message[:500])
+        self.message = message[:500]
+
+
+class TimeoutFailure(BalanceError):
+    code = ErrorCode.TIMEOUT
+
+
+class NetworkFailure(BalanceError):
+    code = ErrorCode.NETWORK_ERROR
+
+
+class ApiFailure(BalanceError):
+    code = ErrorCode.API_ERROR
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MissingData(BalanceError):
+    code = ErrorCode.MISSING_DATA
+
+
+class InvalidResponse(BalanceError):
+    code = ErrorCode.INVALID_RESPONSE
+
+
+class NullBalance(BalanceError):
+    code = ErrorCode.NULL_BALANCE
+
+
+class NegativeBalance(BalanceError):
+    code = ErrorCode.NEGATIVE_BALANCE
+
+
+class SourceUnavailable(BalanceError):
+    code = ErrorCode.SOURCE_UNAVAILABLE

@@ -1,0 +1,145 @@
+"""The error-code taxonomy: the one source of truth for codes, severities and actions.
+
+`balmon db upgrade` seeds the `error_codes` table from `CODES`, `balmon codes` prints it and
+`docs/error-codes.md` is generated from it (a test fails when the file drifts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+class ErrorCode(StrEnum):
+    TIMEOUT = "TIMEOUT"
+    MISSING_DATA = "MISSING_DATA"
+    INVALID_RESPONSE = "INVALID_RESPONSE"
+    API_ERROR = "API_ERROR"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    NULL_BALANCE = "NULL_BALANCE"
+    NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
+    INVALID_INPUT = "INVALID_INPUT"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """What an error code means and what the operations team should do about it."""
+
+    code: ErrorCode
+    description: str
+    severity: Severity
+    suggested_action: str
+    root_cause: str
+    retryable: bool
+
+
+_C = ErrorCode
+_S = Severity
+
+CODES: dict[ErrorCode, CodeInfo] = {
+    info.code: info
+    for info in (
+        CodeInfo(
+            _C.TIMEOUT,
+            "Balance API request exceeded 30 seconds",
+            _S.HIGH,
+            "Retry; contact banking system team if persistent",
+            "No complete response within source.timeout_seconds (connect, headers and body "
+            "under one deadline): the core-banking system is overloaded or hung.",
+            retryable=True,
+        ),
+        CodeInfo(
+            _C.MISSING_DATA,
+            "No balance record found for customer",
+            _S.MEDIUM,
+            "Verify customer exists; check data sync",
+            "The API answered 404: the customer is in our list but not (yet) in the core-banking "
+            "system, usually a late or failed data sync.",
+            retryable=True,
+        ),
+        CodeInfo(
+            _C.INVALID_RESPONSE,
+            "API returned unexpected format",
+            _S.HIGH,
+            "Check API documentation; escalate if format changed",
+            "A 200 whose body is not a JSON object, lacks the balance, has an unparsable balance "
+            "or another customer's id, or exceeds 1 MiB: the API contract changed or broke.",
+            retryable=True,
+        ),
+        CodeInfo(
+            _C.API_ERROR,
+            "Banking system API returned error",
+            _S.MEDIUM,
+            "Check API status; retry",
+            "A 5xx, 429 or other unexpected HTTP status: the API is failing or throttling us.",
+            retryable=True,
+        ),
+        CodeInfo(
+            _C.NETWORK_ERROR,
+            "Connection failure to banking system",
+            _S.HIGH,
+            "Check network connectivity; verify API endpoint",
+            "Connection refused or reset, or DNS failure: the API host is down or unreachable.",
+            retryable=True,
+        ),
+        CodeInfo(
+            _C.NULL_BALANCE,
+            "Balance field is null",
+            _S.LOW,
+            "Investigate customer account status",
+            "The API knows the customer but reports no balance: often a closed, frozen or "
+            "not yet opened account. A data-quality flag, not a transient failure.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.NEGATIVE_BALANCE,
+            "Balance is negative (invalid)",
+            _S.MEDIUM,
+            "Contact banking team; data quality issue",
+            "The API reported a balance below zero, which these accounts cannot hold: a "
+            "data-quality flag raised with the banking team, never counted as PASS or FAIL.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.INVALID_INPUT,
+            "Customer file row is invalid",
+            _S.MEDIUM,
+            "Fix the named line of the customer file; the rest of the batch was processed",
+            "A row of the customer file has an empty or duplicate customer_id or an unparsable "
+            "min_balance. The row is skipped and logged with its line number.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.INTERNAL_ERROR,
+            "Unexpected error while processing a customer",
+            _S.CRITICAL,
+            "Escalate to the balmon engineers with the stack trace",
+            "An unexpected exception in balmon itself while handling one customer; the stack "
+            "trace is in the error log (visible to admins only).",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.SOURCE_UNAVAILABLE,
+            "Not attempted: balance API down for the whole outage window",
+            _S.CRITICAL,
+            "Check the banking API; re-check later with `balmon run --retry-unavailable`",
+            "The circuit breaker stayed open for source.outage_timeout_seconds, so customers not "
+            "yet attempted were recorded unavailable to let the run end in bounded time.",
+            retryable=False,
+        ),
+    )
+}
+
+
+def info(code: ErrorCode | str) -> CodeInfo:
+    """Return the taxonomy entry for `code` (raises KeyError for an unknown code)."""
+    return CODES[ErrorCode(code)]

@@ -1,0 +1,56 @@
+"""Database URLs and engines for SQLite (the embedded default), PostgreSQL and MariaDB/MySQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from balmon.errors import ConfigError
+
+# Plain scheme names map to the drivers balmon ships with.
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "sqlite": "sqlite",
+}
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse a database URL and pick balmon's driver when none is named."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("database.url", "not a valid database URL") from None
+    backend = url.drivername.split("+", 1)[0]
+    if backend not in _DRIVERS:
+        raise ConfigError("database.url", f"unsupported database {backend!r}")
+    if "+" not in url.drivername:
+        url = url.set(drivername=_DRIVERS[backend])
+    if backend in ("mysql", "mariadb") and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the dashboard read while a run writes; foreign keys are off by default.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(raw_url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `raw_url` with the settings each backend needs."""
+    url = normalize_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kwargs)

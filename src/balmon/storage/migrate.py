@@ -1,0 +1,73 @@
+"""Apply Alembic migrations and seed the error-code reference table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, select
+
+from balmon.errors import CODES
+from balmon.storage.schema import error_codes
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of balmon."""
+    script = ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision and (re)seed `error_codes`."""
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    with engine.begin() as connection:
+        seed_error_codes(connection)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade only when the database is behind, so commands start fast."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+
+
+def seed_error_codes(connection: Connection) -> None:
+    """Insert new codes and refresh the text of existing ones from the taxonomy."""
+    existing = set(connection.scalars(select(error_codes.c.code)))
+    now = datetime.now(UTC)
+    for code, entry in CODES.items():
+        values = {
+            "description": entry.description,
+            "severity": entry.severity.value,
+            "suggested_action": entry.suggested_action,
+            "root_cause": entry.root_cause,
+            "retryable": entry.retryable,
+        }
+        if code.value in existing:
+            stmt = error_codes.update().where(error_codes.c.code == code.value)
+            connection.execute(stmt.values(**values))
+        else:
+            connection.execute(
+                error_codes.insert().values(code=code.value, created_at=now, **values)
+            )

@@ -1,0 +1,220 @@
+"""The database schema. Table and column names are part of balmon's contract.
+
+Migrations in `storage/migrations/versions/` create exactly this (a test compares them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+
+from balmon.storage.types import BigId, Money, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+NOW = text("CURRENT_TIMESTAMP")
+
+error_codes = Table(
+    "error_codes",
+    metadata,
+    Column("code", String(50), primary_key=True),
+    Column("description", String(255), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("suggested_action", Text, nullable=False),
+    Column("root_cause", Text, nullable=False),
+    Column("retryable", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, server_default=NOW),
+    CheckConstraint("severity IN ('LOW', 'MEDIUM', 'HIGH', 'CRITICAL')", name="severity"),
+)
+
+verification_runs = Table(
+    "verification_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String(20), nullable=False, server_default="full"),
+    Column("parent_run_id", BigId, ForeignKey("verification_runs.id")),
+    Column("status", String(12), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("customers_file", Text),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("pass_count", Integer, nullable=False, server_default="0"),
+    Column("fail_count", Integer, nullable=False, server_default="0"),
+    Column("unavailable_count", Integer, nullable=False, server_default="0"),
+    Column("invalid_input_count", Integer, nullable=False, server_default="0"),
+    Column("error_count", Integer, nullable=False, server_default="0"),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("lease_host", String(255)),
+    Column("lease_pid", Integer),
+    Column("heartbeat_at", UTCDateTime),
+    Column("reason", Text),
+    CheckConstraint("status IN ('running', 'completed', 'failed', 'interrupted')", name="status"),
+    CheckConstraint("kind IN ('full', 'rerun', 'retry_unavailable')", name="kind"),
+    Index(None, "business_date", "status"),
+)
+
+verification_results = Table(
+    "verification_results",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("verification_runs.id"), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("customer_id", String(50), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("balance", Money),
+    Column("min_balance", Money),
+    Column("error_code", String(50), ForeignKey("error_codes.code")),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("checked_at", UTCDateTime, nullable=False),
+    UniqueConstraint("run_id", "customer_id"),
+    CheckConstraint("status IN ('PASS', 'FAIL', 'UNAVAILABLE')", name="status"),
+    CheckConstraint(
+        "(status = 'UNAVAILABLE') = (error_code IS NOT NULL)", name="code_iff_unavailable"
+    ),
+    Index(None, "business_date", "customer_id"),
+    Index(None, "business_date", "status"),
+)
+
+error_logs = Table(
+    "error_logs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("verification_runs.id")),
+    Column("business_date", Date),
+    Column("customer_id", String(50)),
+    Column("error_code", String(50), ForeignKey("error_codes.code"), nullable=False),
+    Column("error_message", Text),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("stack_trace", Text),
+    Column("source_line", Integer),
+    Column("logged_at", UTCDateTime, nullable=False, server_default=NOW),
+    # The resolution fields: the only ones the database lets change after insert.
+    Column("resolved", Boolean, nullable=False, server_default=false()),
+    Column("resolution_notes", Text),
+    Column("resolved_by", String(100)),
+    Column("resolved_at", UTCDateTime),
+    Index("idx_error_code", "error_code"),
+    Index("idx_logged_at", "logged_at"),
+    Index("idx_customer_id", "customer_id"),
+    Index(None, "business_date", "error_code"),
+    Index(None, "run_id", "customer_id"),
+)
+
+error_log_resolutions = Table(
+    "error_log_resolutions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("error_log_id", BigId, ForeignKey("error_logs.id"), nullable=False),
+    Column("resolved", Boolean, nullable=False),
+    Column("notes", Text),
+    Column("actor", String(100)),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Index(None, "error_log_id"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("business_date", Date, nullable=False),
+    Column("customer_id", String(50), nullable=False),
+    Column("error_code", String(50), ForeignKey("error_codes.code"), nullable=False),
+    Column("run_id", BigId, ForeignKey("verification_runs.id"), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Column("message_id", BigId, ForeignKey("alert_messages.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("business_date", "customer_id", "error_code"),
+    Index(None, "message_id"),
+    Index(None, "run_id", "error_code"),
+)
+
+alert_messages = Table(
+    "alert_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("business_date", Date),
+    Column("run_id", BigId, ForeignKey("verification_runs.id")),
+    Column("error_code", String(50), ForeignKey("error_codes.code")),
+    Column("severity", String(8)),
+    Column("customers_count", Integer, nullable=False, server_default="0"),
+    Column("title", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", BigId, ForeignKey("alert_messages.id"), nullable=False),
+    Column("channel", String(255), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    UniqueConstraint("message_id", "channel"),
+    Index(None, "status"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+    CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="role"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", BigId, ForeignKey("users.id")),
+    Column("role", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)

@@ -1,0 +1,108 @@
+"""Migrations build the schema balmon expects, on every backend, with immutable audit rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy.exc import DatabaseError
+
+from balmon.errors import CODES
+from balmon.storage.migrate import current_revision, ensure_schema, head_revision
+from balmon.storage.schema import error_codes, error_log_resolutions, error_logs, metadata
+from tests.conftest import on_backends
+
+
+def _log_one(engine: Engine) -> int:
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(error_logs).values(
+                customer_id="C1",
+                error_code="TIMEOUT",
+                error_message="no response within 30s",
+                retry_count=0,
+                logged_at=datetime.now(UTC),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+@on_backends()
+def test_migrated_schema_matches_the_model(engine: Engine) -> None:
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    relevant = [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_table")]
+    assert relevant == []
+    assert current_revision(engine) == head_revision()
+
+
+@on_backends()
+def test_upgrade_seeds_every_code_with_its_retryability(engine: Engine) -> None:
+    with engine.connect() as connection:
+        rows = {r.code: r for r in connection.execute(select(error_codes))}
+    assert set(rows) == {code.value for code in CODES}
+    for code, entry in CODES.items():
+        assert rows[code.value].severity == entry.severity.value
+        assert rows[code.value].retryable is entry.retryable
+
+
+@on_backends()
+def test_changing_an_original_field_is_rejected_by_the_database(engine: Engine) -> None:
+    log_id = _log_one(engine)
+    for change in ({"error_code": "API_ERROR"}, {"customer_id": "C2"}, {"retry_count": 3}):
+        with pytest.raises(DatabaseError, match="immutable audit record"), engine.begin() as c:
+            c.execute(update(error_logs).where(error_logs.c.id == log_id).values(**change))
+    with engine.connect() as connection:
+        row = connection.execute(select(error_logs)).one()
+    assert (row.error_code, row.customer_id, row.retry_count) == ("TIMEOUT", "C1", 0)
+
+
+@on_backends()
+def test_deleting_audit_rows_is_rejected_by_the_database(engine: Engine) -> None:
+    _log_one(engine)
+    with pytest.raises(DatabaseError, match="cannot be deleted"), engine.begin() as c:
+        c.execute(text("DELETE FROM error_logs"))
+    with engine.connect() as connection:
+        assert connection.execute(select(error_logs.c.id)).all() != []
+
+
+@on_backends()
+def test_resolving_appends_to_an_append_only_history(engine: Engine) -> None:
+    log_id = _log_one(engine)
+    now = datetime.now(UTC)
+    for resolved, notes in ((True, "bank fixed the sync"), (False, "reopened: recurred")):
+        with engine.begin() as connection:
+            connection.execute(
+                update(error_logs)
+                .where(error_logs.c.id == log_id)
+                .values(
+                    resolved=resolved, resolution_notes=notes, resolved_by="ops", resolved_at=now
+                )
+            )
+    with engine.connect() as connection:
+        history = connection.execute(
+            select(error_log_resolutions).order_by(error_log_resolutions.c.id)
+        ).all()
+    assert [(h.resolved, h.notes, h.actor) for h in history] == [
+        (True, "bank fixed the sync", "ops"),
+        (False, "reopened: recurred", "ops"),
+    ]
+    for statement in (
+        "UPDATE error_log_resolutions SET notes = 'x'",
+        "DELETE FROM error_log_resolutions",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), engine.begin() as c:
+            c.execute(text(statement))
+
+
+def test_ensure_schema_is_idempotent(fresh_url: str) -> None:
+    from balmon.storage import make_engine
+
+    db = make_engine(fresh_url)
+    ensure_schema(db)
+    ensure_schema(db)
+    assert current_revision(db) == head_revision()
+    db.dispose()
