@@ -8,6 +8,7 @@ import typer
 
 from balmon import __version__
 from balmon.cli import db
+from balmon.cli.run import run_command
 from balmon.errors.reference import render_markdown, render_text
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.command("run")(run_command)
 
 
 @app.command("codes")

@@ -74,6 +74,17 @@ verification_runs = Table(
     Index(None, "business_date", "status"),
 )
 
+# One row per business date: whoever holds it (host, pid, fresh heartbeat) owns that date's run.
+run_leases = Table(
+    "run_leases",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("run_id", BigId, ForeignKey("verification_runs.id")),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("heartbeat_at", UTCDateTime),
+)
+
 verification_results = Table(
     "verification_results",
     metadata,

@@ -1,0 +1,85 @@
+"""`balmon run`: verify one business date."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from balmon import logs
+from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.clock import SystemClock
+from balmon.config import Settings
+from balmon.engine import RunRequest, RunSummary, VerificationRun, render
+from balmon.engine.lease import Mode
+from balmon.errors import RunRefused
+from balmon.source import HttpBalanceSource
+from balmon.storage import ensure_schema, make_engine
+
+
+def _parse_date(value: str | None, settings: Settings) -> date:
+    if value is None:
+        return settings.schedule.today(SystemClock().now())
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--date: expected YYYY-MM-DD, got {value!r}", 2)
+
+
+async def _execute(settings: Settings, request: RunRequest) -> RunSummary:
+    engine = make_engine(settings.database.url)
+    await asyncio.to_thread(ensure_schema, engine)
+    source = HttpBalanceSource(settings=settings.source, concurrency=settings.engine.concurrency)
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        run = VerificationRun(settings=settings, engine=engine, source=source)
+        return await run.execute(request)
+    finally:
+        await source.aclose()
+        engine.dispose()
+
+
+def run_verification(settings: Settings, request: RunRequest) -> RunSummary:
+    """Run the date and return its summary; errors end the command with one line."""
+    with storage_errors():
+        try:
+            return asyncio.run(_execute(settings, request))
+        except RunRefused as exc:
+            fail(str(exc), 1)
+        except KeyboardInterrupt:
+            fail("interrupted: run the same date again to resume", 130)
+
+
+def run_command(
+    business_date: Annotated[
+        str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default: today).")
+    ] = None,
+    customers: Annotated[
+        Path | None, typer.Option("--customers", help="Customer CSV (customer_id, min_balance).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Run a completed date again.")] = False,
+    retry_unavailable: Annotated[
+        bool, typer.Option("--retry-unavailable", help="Re-check only the date's UNAVAILABLE.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Verify every customer's balance for a business date (resumes an unfinished run)."""
+    settings = settings_or_exit(config)
+    if rerun and retry_unavailable:
+        fail("--rerun and --retry-unavailable cannot be combined", 2)
+    if settings.source.url is None:
+        fail("config error: source.url: required to fetch balances (or try `balmon demo`)", 2)
+    mode: Mode = "rerun" if rerun else "retry_unavailable" if retry_unavailable else "normal"
+    logs.configure(settings.logging)
+    request = RunRequest(_parse_date(business_date, settings), mode, customers)
+    summary = run_verification(settings, request)
+    typer.echo(summary.to_json() if as_json else render(summary))
+    sys.stdout.flush()

@@ -1,0 +1,129 @@
+"""The customers a run works through: from the file (resumable) or the date's UNAVAILABLE ones."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine, Select, and_, func, select
+from sqlalchemy.orm import aliased
+
+from balmon.engine.customers import Customer, RejectedRow, read_customers
+from balmon.engine.records import ErrorRecord
+from balmon.errors import ErrorCode
+from balmon.storage.schema import error_logs, verification_results
+
+_CHUNK = 1000
+
+results = verification_results
+
+
+def _done_in_run(engine: Engine, run_id: int, ids: list[str]) -> set[str]:
+    query = select(results.c.customer_id).where(
+        results.c.run_id == run_id, results.c.customer_id.in_(ids)
+    )
+    with engine.connect() as connection:
+        return set(connection.scalars(query))
+
+
+def _logged_lines(engine: Engine, run_id: int) -> set[int]:
+    query = select(error_logs.c.source_line).where(
+        error_logs.c.run_id == run_id, error_logs.c.error_code == ErrorCode.INVALID_INPUT.value
+    )
+    with engine.connect() as connection:
+        return {line for line in connection.scalars(query) if line is not None}
+
+
+def from_file(
+    *,
+    engine: Engine,
+    run_id: int,
+    path: Path,
+    default_min: Decimal,
+    resumed: bool,
+    reject: Callable[[ErrorRecord], None],
+    now: Callable[[], datetime],
+) -> Iterator[Customer]:
+    """Good rows of the file; bad rows go to `reject` (once per run), done customers are skipped."""
+    logged = _logged_lines(engine, run_id) if resumed else set()
+    rows = read_customers(path, default_min)
+    accepted = _accepting(rows, logged, reject, now)
+    if not resumed:
+        yield from accepted
+        return
+    for chunk in _chunks(accepted):
+        done = _done_in_run(engine, run_id, [c.customer_id for c in chunk])
+        yield from (c for c in chunk if c.customer_id not in done)
+
+
+def _accepting(
+    rows: Iterable[Customer | RejectedRow],
+    logged: set[int],
+    reject: Callable[[ErrorRecord], None],
+    now: Callable[[], datetime],
+) -> Iterator[Customer]:
+    for row in rows:
+        if isinstance(row, Customer):
+            yield row
+        elif row.line not in logged:
+            reject(
+                ErrorRecord(
+                    customer_id=row.customer_id,
+                    code=ErrorCode.INVALID_INPUT,
+                    message=row.reason,
+                    retry_count=0,
+                    logged_at=now(),
+                    source_line=row.line,
+                )
+            )
+
+
+def _chunks(customers: Iterator[Customer]) -> Iterator[list[Customer]]:
+    while chunk := list(itertools.islice(customers, _CHUNK)):
+        yield chunk
+
+
+def _unavailable_query(business_date: date, run_id: int) -> Select[tuple[str, Decimal | None]]:
+    later = aliased(results)
+    superseded = (
+        select(later.c.id)
+        .where(
+            and_(
+                later.c.business_date == business_date,
+                later.c.customer_id == results.c.customer_id,
+                later.c.run_id > results.c.run_id,
+            )
+        )
+        .exists()
+    )
+    return select(results.c.customer_id, results.c.min_balance).where(
+        results.c.business_date == business_date,
+        results.c.status == "UNAVAILABLE",
+        results.c.run_id != run_id,
+        ~superseded,
+    )
+
+
+def unavailable_on(engine: Engine, *, business_date: date, run_id: int) -> Iterator[Customer]:
+    """The date's customers whose latest outcome is UNAVAILABLE, not yet re-checked by `run_id`."""
+    base = _unavailable_query(business_date, run_id)
+    last = ""
+    while True:
+        page = base.where(results.c.customer_id > last).order_by(results.c.customer_id)
+        with engine.connect() as connection:
+            rows = connection.execute(page.limit(_CHUNK)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield Customer(row.customer_id, row.min_balance or Decimal(0), line=0)
+        last = rows[-1].customer_id
+
+
+def count_unavailable(engine: Engine, *, business_date: date, run_id: int) -> int:
+    """How many customers `unavailable_on` will yield (for the progress display)."""
+    query = select(func.count()).select_from(_unavailable_query(business_date, run_id).subquery())
+    with engine.connect() as connection:
+        return int(connection.scalar(query) or 0)

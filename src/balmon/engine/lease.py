@@ -1,0 +1,213 @@
+"""Open, own and close a business date's run: one process per date, resumable after a crash."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from balmon.errors import RunRefused, StorageError
+from balmon.storage.schema import run_leases, verification_runs
+
+Mode = Literal["normal", "rerun", "retry_unavailable"]
+_KIND = {"normal": "full", "rerun": "rerun", "retry_unavailable": "retry_unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    host: str
+    pid: int
+
+    @classmethod
+    def me(cls) -> Owner:
+        return cls(socket.gethostname(), os.getpid())
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRun:
+    run_id: int
+    kind: str
+    resumed: bool
+    parent_run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyCompleted:
+    run_id: int
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_alive(row: Row[Any], *, me: Owner, now: datetime, stale_after: float) -> bool:
+    """Whether the lease row's owner still counts as running the date."""
+    pid, host, beat = row.pid, row.host, row.heartbeat_at
+    if pid is None or beat is None:
+        return False
+    if host == me.host and (pid == me.pid or not _pid_alive(pid)):
+        return False
+    return bool((now - beat).total_seconds() < stale_after)
+
+
+def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: float) -> None:
+    values = {"host": me.host, "pid": me.pid, "heartbeat_at": now}
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(run_leases).values(business_date=day, **values))
+        return
+    except IntegrityError:
+        pass
+    row = connection.execute(select(run_leases).where(run_leases.c.business_date == day)).one()
+    if owner_alive(row, me=me, now=now, stale_after=stale):
+        raise RunRefused(f"the run for {day} is in progress (host {row.host}, pid {row.pid})")
+    taken = connection.execute(
+        update(run_leases)
+        .where(run_leases.c.business_date == day)
+        .where(run_leases.c.pid.is_(None) if row.pid is None else run_leases.c.pid == row.pid)
+        .where(run_leases.c.host.is_(None) if row.host is None else run_leases.c.host == row.host)
+        .values(**values)
+    )
+    if taken.rowcount != 1:
+        raise RunRefused(f"another process took over the run for {day} just now")
+
+
+def _latest_run(connection: Connection, day: date) -> Row[Any] | None:
+    query = (
+        select(verification_runs)
+        .where(verification_runs.c.business_date == day)
+        .order_by(verification_runs.c.id.desc())
+        .limit(1)
+    )
+    return connection.execute(query).first()
+
+
+def _create(connection: Connection, day: date, kind: str, parent: int | None, **run: object) -> int:
+    result = connection.execute(
+        insert(verification_runs).values(
+            business_date=day, kind=kind, parent_run_id=parent, status="running", **run
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def open_run(
+    engine: Engine,
+    *,
+    business_date: date,
+    mode: Mode,
+    customers_file: str | None,
+    me: Owner,
+    now: datetime,
+    stale_after: float,
+) -> OpenedRun | AlreadyCompleted:
+    """Take the date's lease, then resume its unfinished run or start the run `mode` asks for."""
+    with engine.begin() as connection:
+        _claim(connection, business_date, me, now, stale_after)
+        latest = _latest_run(connection, business_date)
+        lease = {"lease_host": me.host, "lease_pid": me.pid, "heartbeat_at": now}
+        opened = _choose(connection, latest, business_date, mode, customers_file, lease, now)
+        run_id = opened.run_id
+        if isinstance(opened, AlreadyCompleted):
+            _release(connection, business_date, me)
+        else:
+            connection.execute(
+                update(run_leases)
+                .where(run_leases.c.business_date == business_date)
+                .values(run_id=run_id)
+            )
+        return opened
+
+
+def _choose(
+    connection: Connection,
+    latest: Row[Any] | None,
+    day: date,
+    mode: Mode,
+    customers_file: str | None,
+    lease: dict[str, object],
+    now: datetime,
+) -> OpenedRun | AlreadyCompleted:
+    if latest is not None and latest.status != "completed":
+        run_id = latest.id
+        connection.execute(
+            update(verification_runs)
+            .where(verification_runs.c.id == run_id)
+            .values(status="running", finished_at=None, reason=None, **lease)
+        )
+        return OpenedRun(run_id, latest.kind, True, latest.parent_run_id)
+    if mode == "normal" and latest is not None:
+        return AlreadyCompleted(latest.id)
+    if mode == "retry_unavailable" and latest is None:
+        raise RunRefused(f"there is no run for {day} to retry")
+    parent = latest.id if (mode == "retry_unavailable" and latest is not None) else None
+    kind = _KIND[mode]
+    run_id = _create(
+        connection, day, kind, parent, started_at=now, customers_file=customers_file, **lease
+    )
+    return OpenedRun(run_id, kind, False, parent)
+
+
+def heartbeat(
+    engine: Engine, *, business_date: date, run_id: int, me: Owner, now: datetime
+) -> None:
+    """Renew the lease; raises `StorageError` when another process has taken it over."""
+    with engine.begin() as connection:
+        renewed = connection.execute(
+            update(run_leases)
+            .where(run_leases.c.business_date == business_date)
+            .where(run_leases.c.host == me.host, run_leases.c.pid == me.pid)
+            .values(heartbeat_at=now)
+        )
+        if renewed.rowcount != 1:
+            raise StorageError(
+                f"lost the lease on {business_date}: another process took the run over"
+            )
+        connection.execute(
+            update(verification_runs)
+            .where(verification_runs.c.id == run_id)
+            .values(heartbeat_at=now)
+        )
+
+
+def _release(connection: Connection, day: date, me: Owner) -> None:
+    connection.execute(
+        update(run_leases)
+        .where(run_leases.c.business_date == day)
+        .where(run_leases.c.host == me.host, run_leases.c.pid == me.pid)
+        .values(pid=None, host=None)
+    )
+
+
+def close_run(
+    engine: Engine,
+    *,
+    business_date: date,
+    run_id: int,
+    me: Owner,
+    status: str,
+    now: datetime,
+    counts: dict[str, int],
+    reason: str | None = None,
+) -> None:
+    """Record the run's end state and counts, and release the date's lease."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(verification_runs)
+            .where(verification_runs.c.id == run_id)
+            .values(status=status, finished_at=now, reason=reason, lease_pid=None, **counts)
+        )
+        _release(connection, business_date, me)

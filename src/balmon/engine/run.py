@@ -1,0 +1,276 @@
+"""The daily verification run: open the date's run, work through every customer, close it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from sqlalchemy import Engine, func, select
+
+from balmon.clock import Clock, SystemClock
+from balmon.config import Settings
+from balmon.engine import inputs
+from balmon.engine.breaker import CircuitBreaker
+from balmon.engine.customers import Customer, CustomerFileError, count_rows
+from balmon.engine.lease import (
+    AlreadyCompleted,
+    Mode,
+    OpenedRun,
+    Owner,
+    close_run,
+    heartbeat,
+    open_run,
+)
+from balmon.engine.progress import Progress
+from balmon.engine.queue import WorkQueue
+from balmon.engine.ratelimit import RateLimiter
+from balmon.engine.summary import RunSummary, summarize
+from balmon.engine.worker import Tally, Worker
+from balmon.engine.writer import BatchWriter
+from balmon.errors import ConfigError
+from balmon.retry import RetryPolicy
+from balmon.source import BalanceSource
+from balmon.storage.schema import verification_results
+
+log = logging.getLogger("balmon.engine")
+
+
+class AlertHook(Protocol):
+    """What the run needs from the alerting module."""
+
+    async def finish(self, run_id: int) -> Mapping[str, int]:
+        """Deliver the run's alerts (after the group wait); report delivery counts."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    business_date: date
+    mode: Mode = "normal"
+    customers_file: Path | None = None
+
+
+class VerificationRun:
+    """Runs one business date's verification against a balance source."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        source: BalanceSource,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        alerts: AlertHook | None = None,
+        progress_stream: TextIO | None = None,
+        owner: Owner | None = None,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._source = source
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._alerts = alerts
+        self._stream = progress_stream
+        self._owner = owner or Owner.me()
+
+    async def execute(self, request: RunRequest) -> RunSummary:
+        """Run (or resume) the date; returns the summary. Completed dates are not run again."""
+        path = self._customers_path(request)
+        opened = await asyncio.to_thread(self._open, request, path)
+        if isinstance(opened, AlreadyCompleted):
+            summary = await asyncio.to_thread(summarize, self._engine, opened.run_id)
+            return replace(summary, already_completed=True)
+        log.info("run started", extra={"run_id": opened.run_id, "resumed": opened.resumed})
+        try:
+            await self._work(opened, request.business_date, path)
+        except BaseException as exc:
+            await self._abandon(opened, request.business_date, exc)
+            raise
+        return await self._complete(opened, request.business_date)
+
+    def _customers_path(self, request: RunRequest) -> Path | None:
+        if request.mode == "retry_unavailable":
+            return None
+        path = request.customers_file or self._settings.verification.customers_file
+        if path is None:
+            raise ConfigError(
+                "verification.customers_file", "no customer file: set it or pass --customers"
+            )
+        if not path.is_file():
+            raise ConfigError("verification.customers_file", f"file not found: {path}")
+        return path
+
+    def _open(self, request: RunRequest, path: Path | None) -> OpenedRun | AlreadyCompleted:
+        return open_run(
+            self._engine,
+            business_date=request.business_date,
+            mode=request.mode,
+            customers_file=str(path) if path else None,
+            me=self._owner,
+            now=self._clock.now(),
+            stale_after=self._settings.engine.stale_after_seconds,
+        )
+
+    async def _work(self, opened: OpenedRun, day: date, path: Path | None) -> None:
+        settings = self._settings
+        writer = BatchWriter(
+            engine=self._engine,
+            run_id=opened.run_id,
+            business_date=day,
+            clock=self._clock,
+            interval=settings.engine.commit_interval_seconds,
+            max_batch=settings.engine.write_batch_size,
+        )
+        customers, total = await asyncio.to_thread(self._customers, opened, day, path, writer)
+        tally = Tally()
+        breaker = CircuitBreaker(
+            window=settings.source.breaker_window,
+            probe_interval=settings.retry.delays_seconds[0]
+            if settings.retry.delays_seconds
+            else 1.0,
+            enabled=settings.source.circuit_breaker,
+        )
+        queue = WorkQueue(
+            customers=customers,
+            breaker=breaker,
+            clock=self._clock,
+            outage_timeout=settings.source.outage_timeout_seconds,
+        )
+        workers = [
+            self._worker(opened.run_id, breaker, queue, writer, tally)
+            for _ in range(settings.engine.concurrency)
+        ]
+        progress = Progress(tally=tally, total=total, clock=self._clock, stream=self._stream)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(writer.run())
+            beat = group.create_task(self._heartbeat(opened.run_id, day))
+            shown = group.create_task(progress.run())
+            await asyncio.gather(*(worker.run() for worker in workers))
+            writer.stop()
+            beat.cancel()
+            shown.cancel()
+
+    def _worker(
+        self,
+        run_id: int,
+        breaker: CircuitBreaker,
+        queue: WorkQueue,
+        writer: BatchWriter,
+        tally: Tally,
+    ) -> Worker:
+        return Worker(
+            run_id=run_id,
+            source=self._source,
+            policy=RetryPolicy.from_settings(self._settings.retry),
+            breaker=breaker,
+            limiter=self._limiter,
+            queue=queue,
+            writer=writer,
+            clock=self._clock,
+            rng=self._rng,
+            tally=tally,
+            outage_seconds=self._settings.source.outage_timeout_seconds,
+        )
+
+    @property
+    def _limiter(self) -> RateLimiter:
+        if not hasattr(self, "_shared_limiter"):
+            self._shared_limiter = RateLimiter(
+                self._settings.source.max_requests_per_second, self._clock
+            )
+        return self._shared_limiter
+
+    def _customers(
+        self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
+    ) -> tuple[Iterator[Customer], int | None]:
+        if opened.kind == "retry_unavailable":
+            total = inputs.count_unavailable(self._engine, business_date=day, run_id=opened.run_id)
+            return inputs.unavailable_on(
+                self._engine, business_date=day, run_id=opened.run_id
+            ), total
+        assert path is not None
+        try:
+            total = count_rows(path) - (self._done(opened.run_id) if opened.resumed else 0)
+        except OSError as exc:
+            raise ConfigError("verification.customers_file", f"cannot read {path}") from exc
+        customers = inputs.from_file(
+            engine=self._engine,
+            run_id=opened.run_id,
+            path=path,
+            default_min=self._settings.verification.default_min_balance,
+            resumed=opened.resumed,
+            reject=writer.add_error,
+            now=self._clock.now,
+        )
+        return _checked(customers), max(total, 0)
+
+    def _done(self, run_id: int) -> int:
+        query = select(func.count()).where(verification_results.c.run_id == run_id)
+        with self._engine.connect() as connection:
+            return int(connection.scalar(query) or 0)
+
+    async def _heartbeat(self, run_id: int, day: date) -> None:
+        while True:
+            await asyncio.sleep(self._settings.engine.heartbeat_seconds)
+            await asyncio.to_thread(
+                heartbeat,
+                self._engine,
+                business_date=day,
+                run_id=run_id,
+                me=self._owner,
+                now=self._clock.now(),
+            )
+
+    async def _complete(self, opened: OpenedRun, day: date) -> RunSummary:
+        now = self._clock.now()
+        summary = await asyncio.to_thread(summarize, self._engine, opened.run_id, finished_at=now)
+        await asyncio.to_thread(
+            close_run,
+            self._engine,
+            business_date=day,
+            run_id=opened.run_id,
+            me=self._owner,
+            status="completed",
+            now=now,
+            counts=summary.counts(),
+        )
+        delivery = dict(await self._alerts.finish(opened.run_id)) if self._alerts else {}
+        log.info("run completed", extra={"run_id": opened.run_id, "customers": summary.total})
+        return replace(
+            summary, status="completed", resumed=opened.resumed, alerts_delivery=delivery
+        )
+
+    async def _abandon(self, opened: OpenedRun, day: date, exc: BaseException) -> None:
+        interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        status = "interrupted" if interrupted else "failed"
+        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {str(exc)[:300]}"
+        with contextlib.suppress(Exception):
+            await asyncio.shield(
+                asyncio.to_thread(
+                    close_run,
+                    self._engine,
+                    business_date=day,
+                    run_id=opened.run_id,
+                    me=self._owner,
+                    status=status,
+                    now=self._clock.now(),
+                    counts={},
+                    reason=reason,
+                )
+            )
+        log.error("run %s", status, extra={"run_id": opened.run_id, "reason": reason})
+
+
+def _checked(customers: Iterator[Customer]) -> Iterator[Customer]:
+    try:
+        yield from customers
+    except CustomerFileError as exc:
+        raise ConfigError("verification.customers_file", str(exc)) from None

@@ -1,0 +1,174 @@
+"""What a worker does with one job: one attempt, then a result, a retry, or UNAVAILABLE."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from balmon.clock import Clock
+from balmon.engine.breaker import CircuitBreaker
+from balmon.engine.queue import Job, WorkQueue
+from balmon.engine.ratelimit import RateLimiter
+from balmon.engine.records import (
+    AlertRecord,
+    ErrorRecord,
+    ResultRecord,
+    Status,
+    bounded_message,
+    bounded_trace,
+)
+from balmon.engine.writer import BatchWriter
+from balmon.errors import ApiFailure, BalanceError, ErrorCode, SourceUnavailable
+from balmon.retry import RetryPolicy
+from balmon.source import BalanceSource
+
+log = logging.getLogger("balmon.engine")
+
+# Codes whose failure has an exception worth keeping for debugging, even without a cause.
+_TRACED = frozenset({ErrorCode.INVALID_RESPONSE, ErrorCode.INTERNAL_ERROR})
+
+
+class InternalFailure(BalanceError):
+    code = ErrorCode.INTERNAL_ERROR
+
+
+@dataclass
+class Tally:
+    """Live counters for the progress display (the database holds the real summary)."""
+
+    done: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    failed_attempts: int = 0
+    retries: int = 0
+
+    def finish(self, status: Status) -> None:
+        self.done += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+@dataclass
+class Worker:
+    run_id: int
+    source: BalanceSource
+    policy: RetryPolicy
+    breaker: CircuitBreaker
+    limiter: RateLimiter
+    queue: WorkQueue
+    writer: BatchWriter
+    clock: Clock
+    rng: random.Random
+    tally: Tally
+    outage_seconds: float
+
+    async def run(self) -> None:
+        """Take jobs until the queue is finished."""
+        while (job := await self.queue.take()) is not None:
+            try:
+                await self._handle(job)
+            except Exception as exc:  # the batch must go on whatever one customer does
+                self._give_up(job, InternalFailure(f"unexpected {type(exc).__name__}"), exc)
+            finally:
+                self.queue.done()
+
+    async def _handle(self, job: Job) -> None:
+        if job.abandoned:
+            message = f"not attempted: balance API down for {self.outage_seconds:g}s"
+            self._give_up(job, SourceUnavailable(message), None, code=ErrorCode.SOURCE_UNAVAILABLE)
+            return
+        await self.limiter.acquire()
+        try:
+            balance = await self.source.fetch(job.customer.customer_id)
+        except BalanceError as failure:
+            self._failed(job, failure)
+        else:
+            self.breaker.record(code=None, now=self.clock.monotonic(), probe=job.probe)
+            self._succeeded(job, balance)
+
+    def _succeeded(self, job: Job, balance: Decimal) -> None:
+        status = Status.PASS if balance >= job.customer.min_balance else Status.FAIL
+        self._result(job, status, balance, None, job.retries_done + 1)
+
+    def _failed(self, job: Job, failure: BalanceError) -> None:
+        self.breaker.record(code=failure.code, now=self.clock.monotonic(), probe=job.probe)
+        self._log_attempt(job, failure, failure.__cause__ or failure, failure.code)
+        retry_after = failure.retry_after if isinstance(failure, ApiFailure) else None
+        delay = self.policy.next_delay(
+            code=failure.code,
+            retries_done=job.retries_done,
+            waited=job.waited,
+            retry_after=retry_after,
+            rng=self.rng,
+        )
+        if delay is None:
+            self._unavailable(job, failure.code, job.retries_done + 1)
+            return
+        job.retries_done += 1
+        job.waited += delay
+        job.probe = False
+        self.tally.retries += 1
+        self.queue.park(job, delay)
+
+    def _give_up(
+        self,
+        job: Job,
+        failure: BalanceError,
+        cause: BaseException | None,
+        code: ErrorCode = ErrorCode.INTERNAL_ERROR,
+    ) -> None:
+        self._log_attempt(job, failure, cause, code)
+        self._unavailable(job, code, 0 if job.abandoned else job.retries_done + 1)
+
+    def _log_attempt(
+        self, job: Job, failure: BalanceError, cause: BaseException | None, code: ErrorCode
+    ) -> None:
+        trace = None
+        if cause is not None and (cause is not failure or code in _TRACED):
+            trace = bounded_trace(cause)
+        self.tally.failed_attempts += 1
+        record = ErrorRecord(
+            customer_id=job.customer.customer_id,
+            code=code,
+            message=bounded_message(failure.message),
+            retry_count=job.retries_done,
+            logged_at=self.clock.now(),
+            stack_trace=trace,
+        )
+        self.writer.add_error(record)
+        log.info(
+            "attempt failed",
+            extra={
+                "run_id": self.run_id,
+                "customer_id": job.customer.customer_id,
+                "code": code.value,
+                "attempt": job.retries_done + 1,
+            },
+        )
+
+    def _unavailable(self, job: Job, code: ErrorCode, attempts: int) -> None:
+        self._result(job, Status.UNAVAILABLE, None, code, attempts)
+        self.writer.add_alert(
+            AlertRecord(job.customer.customer_id, code, attempts, failed_at=self.clock.now())
+        )
+
+    def _result(
+        self,
+        job: Job,
+        status: Status,
+        balance: Decimal | None,
+        code: ErrorCode | None,
+        attempts: int,
+    ) -> None:
+        self.writer.add_result(
+            ResultRecord(
+                customer_id=job.customer.customer_id,
+                status=status,
+                balance=balance,
+                min_balance=job.customer.min_balance,
+                code=code,
+                attempts=attempts,
+                checked_at=self.clock.now(),
+            )
+        )
+        self.tally.finish(status)

@@ -1,0 +1,143 @@
+"""Batch the run's rows and commit them together, at least once a second, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, insert
+
+from balmon.clock import Clock
+from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
+from balmon.storage.schema import alerts, error_logs, verification_results
+
+
+def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
+    """INSERT that skips rows violating a unique constraint, on every backend."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")
+
+
+@dataclass
+class _Batch:
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.errors) + len(self.results) + len(self.alerts)
+
+
+class BatchWriter:
+    """Collects rows from the workers; a background task commits them in one transaction."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        run_id: int,
+        business_date: date,
+        clock: Clock,
+        interval: float,
+        max_batch: int,
+    ) -> None:
+        self._engine = engine
+        self._keys = {"run_id": run_id, "business_date": business_date}
+        self._clock = clock
+        self._interval = interval
+        self._max_batch = max_batch
+        self._batch = _Batch()
+        self._full = asyncio.Event()
+        self._stopping = False
+        self._dialect = engine.dialect.name
+        self.committed_results = 0
+
+    def add_error(self, record: ErrorRecord) -> None:
+        self._batch.errors.append(
+            {
+                **self._keys,
+                "customer_id": record.customer_id,
+                "error_code": record.code.value,
+                "error_message": record.message,
+                "retry_count": record.retry_count,
+                "stack_trace": record.stack_trace,
+                "source_line": record.source_line,
+                "logged_at": record.logged_at,
+            }
+        )
+        self._maybe_full()
+
+    def add_result(self, record: ResultRecord) -> None:
+        self._batch.results.append(
+            {
+                **self._keys,
+                "customer_id": record.customer_id,
+                "status": record.status.value,
+                "balance": record.balance,
+                "min_balance": record.min_balance,
+                "error_code": record.code.value if record.code else None,
+                "attempts": record.attempts,
+                "checked_at": record.checked_at,
+            }
+        )
+        self._maybe_full()
+
+    def add_alert(self, record: AlertRecord) -> None:
+        self._batch.alerts.append(
+            {
+                **self._keys,
+                "customer_id": record.customer_id,
+                "error_code": record.code.value,
+                "attempts": record.attempts,
+                "failed_at": record.failed_at,
+                "created_at": self._clock.now(),
+            }
+        )
+
+    def _maybe_full(self) -> None:
+        if len(self._batch) >= self._max_batch:
+            self._full.set()
+
+    async def run(self) -> None:
+        """Commit a batch every `interval` seconds (sooner when full) until `stop`."""
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._full.wait()
+            await self.flush()
+
+    def stop(self) -> None:
+        """Make `run` commit what is left and return."""
+        self._stopping = True
+        self._full.set()
+
+    async def flush(self) -> None:
+        """Commit everything collected so far."""
+        self._full.clear()
+        batch, self._batch = self._batch, _Batch()
+        if len(batch):
+            await asyncio.to_thread(self._commit, batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        with self._engine.begin() as connection:
+            self._write(connection, batch)
+        self.committed_results += len(batch.results)
+
+    def _write(self, connection: Connection, batch: _Batch) -> None:
+        if batch.errors:
+            connection.execute(insert(error_logs), batch.errors)
+        if batch.results:
+            stmt = insert_ignoring_duplicates(verification_results, self._dialect)
+            connection.execute(stmt, batch.results)
+        if batch.alerts:
+            connection.execute(insert_ignoring_duplicates(alerts, self._dialect), batch.alerts)

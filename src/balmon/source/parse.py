@@ -1,0 +1,55 @@
+"""Turn a 200 response body into an exact `Decimal` balance, or the right failure."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from balmon.errors import InvalidResponse, NegativeBalance, NullBalance
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        # parse_float keeps JSON numbers exact: they never pass through a binary float.
+        document = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidResponse("response body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidResponse(f"response is a JSON {type(document).__name__}, not an object")
+    return document
+
+
+def _to_decimal(raw: object) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        raise InvalidResponse(f"balance has unexpected type {type(raw).__name__}")
+    try:
+        value = Decimal(raw.strip() if isinstance(raw, str) else raw)
+    except InvalidOperation as exc:
+        raise InvalidResponse("balance is not a decimal number") from exc
+    if not value.is_finite():
+        raise InvalidResponse("balance is not a finite number")
+    return value
+
+
+def parse_balance(
+    body: bytes, *, customer_id: str, balance_field: str, customer_id_field: str
+) -> Decimal:
+    """Validate the body against the Balance API contract and return the balance."""
+    document = _load_object(body)
+    if balance_field not in document:
+        raise InvalidResponse(f"response has no {balance_field!r} field")
+    returned_id = document.get(customer_id_field)
+    if returned_id is not None and str(returned_id) != customer_id:
+        raise InvalidResponse("response is for a different customer")
+    raw = document[balance_field]
+    if raw is None:
+        raise NullBalance("balance is null")
+    value = _to_decimal(raw)
+    if value < 0:
+        raise NegativeBalance("balance is negative")
+    return value
