@@ -1,0 +1,145 @@
+"""The HTTP source against a real local server: one request per attempt, one deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from aiohttp import web
+
+from balmon.config.settings import SourceSettings
+from balmon.errors import ApiFailure, BalanceError, ErrorCode
+from balmon.source import HttpBalanceSource
+
+
+class Bank:
+    """A tiny bank whose behaviour per customer id is chosen by the test."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.auth: list[str | None] = []
+
+    async def balance(self, request: web.Request) -> web.StreamResponse:
+        cid = request.match_info["cid"]
+        self.hits[cid] += 1
+        self.auth.append(request.headers.get("Authorization"))
+        handler = getattr(self, f"_{cid.split('-')[0]}", None)
+        if handler is None:
+            return web.json_response({"customer_id": cid, "balance": "12.34"})
+        result: web.StreamResponse = await handler(request, cid)
+        return result
+
+    async def _trickle(self, request: web.Request, cid: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for byte in b'{"customer_id": "trickle", "balance": "1.00"}':
+            await response.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+        return response
+
+    async def _reset(self, request: web.Request, cid: str) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.abort()
+        await asyncio.sleep(0.01)
+        return web.Response()
+
+    async def _big(self, request: web.Request, cid: str) -> web.StreamResponse:
+        padding = "x" * (1024 * 1024 + 10)
+        return web.json_response({"customer_id": cid, "balance": "1", "pad": padding})
+
+    async def _throttled(self, request: web.Request, cid: str) -> web.StreamResponse:
+        return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "7"})
+
+    async def _missing(self, request: web.Request, cid: str) -> web.StreamResponse:
+        return web.json_response({"error": "not found"}, status=404)
+
+
+@pytest.fixture
+async def bank() -> AsyncIterator[tuple[Bank, str]]:
+    state = Bank()
+    app = web.Application()
+    app.router.add_get("/customers/{cid}/balance", state.balance)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield state, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def _source(url: str, **overrides: object) -> HttpBalanceSource:
+    values: dict[str, object] = {"url": url, "timeout_seconds": 2.0, **overrides}
+    settings = SourceSettings.model_validate(values)
+    return HttpBalanceSource(settings=settings, concurrency=4)
+
+
+async def _code(source: HttpBalanceSource, cid: str) -> ErrorCode:
+    with pytest.raises(BalanceError) as caught:
+        await source.fetch(cid)
+    return caught.value.code
+
+
+async def test_success_is_exact_and_sends_the_token(bank: tuple[Bank, str]) -> None:
+    state, url = bank
+    source = _source(url, token="tok-123")
+    assert await source.fetch("C1") == Decimal("12.34")
+    await source.aclose()
+    assert state.auth == ["Bearer tok-123"]
+
+
+async def test_a_trickling_server_hits_the_total_deadline(bank: tuple[Bank, str]) -> None:
+    state, url = bank
+    source = _source(url, timeout_seconds=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await _code(source, "trickle") is ErrorCode.TIMEOUT
+    assert loop.time() - started < 1.0
+    await source.aclose()
+
+
+async def test_a_reset_is_a_network_error_after_exactly_one_request(bank: tuple[Bank, str]) -> None:
+    state, url = bank
+    source = _source(url)
+    assert await source.fetch("warm") == Decimal("12.34")  # a pooled connection exists now
+    assert await _code(source, "reset-1") is ErrorCode.NETWORK_ERROR
+    await source.aclose()
+    assert state.hits["reset-1"] == 1
+
+
+async def test_an_oversized_body_is_an_invalid_response(bank: tuple[Bank, str]) -> None:
+    _, url = bank
+    source = _source(url)
+    assert await _code(source, "big") is ErrorCode.INVALID_RESPONSE
+    await source.aclose()
+
+
+async def test_429_carries_retry_after_and_404_is_missing(bank: tuple[Bank, str]) -> None:
+    _, url = bank
+    source = _source(url)
+    with pytest.raises(ApiFailure) as caught:
+        await source.fetch("throttled")
+    assert caught.value.status == 429 and caught.value.retry_after == 7.0
+    assert await _code(source, "missing") is ErrorCode.MISSING_DATA
+    await source.aclose()
+
+
+async def test_connection_refused_is_a_network_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = _source(f"http://127.0.0.1:{port}")
+    assert await _code(source, "C1") is ErrorCode.NETWORK_ERROR
+    await source.aclose()
+
+
+async def test_customer_ids_are_escaped_in_the_path(bank: tuple[Bank, str]) -> None:
+    state, url = bank
+    source = _source(url)
+    assert await source.fetch("a/b") == Decimal("12.34")
+    await source.aclose()
+    assert state.hits["a/b"] == 1
