@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from balmon.engine import RunRequest, RunSummary, VerificationRun
 from balmon.errors import ApiFailure, MissingData, NullBalance, TimeoutFailure
 from balmon.storage.schema import alerts, error_logs, verification_results, verification_runs
+from tests.conftest import on_backends
 from tests.engine.fakes import ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
 
@@ -40,6 +41,7 @@ def _errors(engine: Engine, customer: str) -> list[tuple[str, int]]:
         return [tuple(r) for r in c.execute(query.order_by(error_logs.c.id))]  # type: ignore[misc]
 
 
+@on_backends()
 def test_outcomes_retries_and_flags(engine: Engine, tmp_path: Path) -> None:
     path = write_customers(
         tmp_path / "c.csv",
@@ -156,6 +158,7 @@ def test_completed_date_is_not_run_again_unless_rerun(engine: Engine, tmp_path: 
     assert source.calls["A"] == 2
 
 
+@on_backends()
 def test_retry_unavailable_rechecks_only_unavailable(engine: Engine, tmp_path: Path) -> None:
     path = write_customers(tmp_path / "c.csv", [("OK", "0"), ("DOWN", "0"), ("NUL", "0")])
     source = ScriptedSource(
