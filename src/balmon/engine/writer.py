@@ -115,6 +115,8 @@ class BatchWriter:
                 async with asyncio.timeout(self._interval):
                     await self._full.wait()
             await self.flush()
+        # Rows added while the last commit ran are still waiting.
+        await self.flush()
 
     def stop(self) -> None:
         """Make `run` commit what is left and return."""
