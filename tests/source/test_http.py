@@ -93,7 +93,7 @@ async def test_success_is_exact_and_sends_the_token(bank: tuple[Bank, str]) -> N
 
 
 async def test_a_trickling_server_hits_the_total_deadline(bank: tuple[Bank, str]) -> None:
-    state, url = bank
+    _, url = bank
     source = _source(url, timeout_seconds=0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
