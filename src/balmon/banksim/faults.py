@@ -1,0 +1,107 @@
+"""Fault injection: what the simulated bank does wrong, per customer or at a rate."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SIMPLE = frozenset(
+    {"timeout", "trickle", "reset", "missing", "malformed", "html", "wrong-id", "null", "negative"}
+)
+WITH_ARG = frozenset({"status", "flaky", "slow"})
+
+# The mix drawn for `--fault-rate`: mostly transient trouble that a retry fixes, some that a
+# retry cannot fix, and a few data-quality flags. Weights are percent of the faulty customers.
+REALISTIC_MIX: tuple[tuple[str, int], ...] = (
+    ("flaky:1", 30),
+    ("flaky:2", 12),
+    ("status:503", 8),
+    ("status:429", 3),
+    ("missing", 10),
+    ("null", 6),
+    ("negative", 6),
+    ("malformed", 5),
+    ("wrong-id", 3),
+    ("html", 2),
+    ("timeout", 5),
+    ("trickle", 2),
+    ("reset", 5),
+    ("slow:0.2", 3),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    arg: float | None = None
+
+
+def parse_fault(spec: str) -> Fault:
+    """Parse `timeout`, `status:503`, `flaky:2`, `slow:1.5`, ...; ValueError when unknown."""
+    kind, _, raw = spec.strip().partition(":")
+    if kind in SIMPLE and not raw:
+        return Fault(kind)
+    if kind in WITH_ARG and raw:
+        try:
+            arg = float(raw)
+        except ValueError:
+            raise ValueError(f"fault {spec!r}: {raw!r} is not a number") from None
+        if arg < 0 or (kind == "status" and not 100 <= arg <= 599):
+            raise ValueError(f"fault {spec!r}: value out of range")
+        return Fault(kind, arg)
+    raise ValueError(f"unknown fault {spec!r}")
+
+
+def read_faults(path: Path) -> dict[str, Fault]:
+    """Read `customer_id,fault` lines (optional header, # comments); errors name the line."""
+    faults: dict[str, Fault] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#") or text.replace(" ", "") == "customer_id,fault":
+            continue
+        customer_id, sep, spec = text.partition(",")
+        if not sep or not customer_id.strip():
+            raise ValueError(f"{path} line {number}: expected customer_id,fault")
+        try:
+            faults[customer_id.strip()] = parse_fault(spec)
+        except ValueError as exc:
+            raise ValueError(f"{path} line {number}: {exc}") from None
+    return faults
+
+
+def _unit(seed: int, customer_id: str, salt: str) -> float:
+    digest = hashlib.blake2b(f"{seed}:{salt}:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
+class FaultPlan:
+    """Explicit faults first; otherwise a seeded draw puts `rate` of customers on the mix."""
+
+    def __init__(self, explicit: Mapping[str, Fault], rate: float, seed: int) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        self._explicit = dict(explicit)
+        self._rate = rate
+        self._seed = seed
+        total = sum(weight for _, weight in REALISTIC_MIX)
+        running = 0.0
+        self._mix: list[tuple[float, Fault]] = []
+        for spec, weight in REALISTIC_MIX:
+            running += weight / total
+            self._mix.append((running, parse_fault(spec)))
+
+    def fault_for(self, customer_id: str) -> Fault | None:
+        """The customer's fault, the same every time (no state)."""
+        explicit = self._explicit.get(customer_id)
+        if explicit is not None or not self._rate:
+            return explicit
+        if _unit(self._seed, customer_id, "faulty") >= self._rate:
+            return None
+        pick = _unit(self._seed, customer_id, "kind")
+        return next((fault for edge, fault in self._mix if pick < edge), self._mix[-1][1])
+
+    def faulty(self, customer_ids: Iterable[str]) -> dict[str, Fault]:
+        """The faults of `customer_ids` (for tests and the demo's explanation)."""
+        return {c: f for c in customer_ids if (f := self.fault_for(c)) is not None}
