@@ -1,0 +1,152 @@
+"""`balmon run` as a user runs it: a real process against the simulator, killed and resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from balmon.storage.schema import verification_results, verification_runs
+from tests.engine.helpers import write_customers
+from tests.integration.conftest import start_simulator
+
+pytestmark = pytest.mark.slow
+
+
+def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
+    env.update(
+        BALMON_DATABASE__URL=f"sqlite:///{tmp_path / 'balmon.db'}",
+        BALMON_SOURCE__URL=url,
+        BALMON_SOURCE__TIMEOUT_SECONDS="0.5",
+        BALMON_RETRY__DELAYS_SECONDS="[0.05, 0.1, 0.2]",
+        BALMON_ENGINE__COMMIT_INTERVAL_SECONDS="0.1",
+        BALMON_LOGGING__FILE=str(tmp_path / "balmon.log"),
+        **extra,
+    )
+    return env
+
+
+def _balmon(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "balmon", "run", *args]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_run_prints_json_and_a_completed_date_is_not_fetched_again(tmp_path: Path) -> None:
+    customers = write_customers(
+        tmp_path / "c.csv", [(f"C{i}", "0") for i in range(200)] + [("", "1")]
+    )
+    faults = tmp_path / "f.csv"
+    faults.write_text("C7,null\nC8,flaky:1\n")
+    simulator = start_simulator(customers, faults)
+    try:
+        env = _env(tmp_path, simulator.url)
+        first = _balmon(env, "--date", "2026-11-20", "--customers", str(customers), "--json")
+        assert first.returncode == 0, first.stderr
+        summary = json.loads(first.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "completed"
+        assert (summary["total"], summary["pass"], summary["fail"], summary["unavailable"]) == (
+            200,
+            199,
+            0,
+            1,
+        )
+        assert summary["by_code"] == {"NULL_BALANCE": 1}
+        assert summary["business_date"] == "2026-11-20" and summary["duration_seconds"] >= 0
+        seen = simulator.state.total_requests
+        again = _balmon(env, "--date", "2026-11-20", "--customers", str(customers), "--json")
+        assert again.returncode == 0
+        assert json.loads(again.stdout.strip().splitlines()[-1])["run_id"] == summary["run_id"]
+        assert simulator.state.total_requests == seen
+    finally:
+        simulator.stop()
+    log_lines = [json.loads(line) for line in (tmp_path / "balmon.log").read_text().splitlines()]
+    failed = [line for line in log_lines if line["msg"] == "attempt failed"]
+    assert {(f["customer_id"], f["code"], f["attempt"]) for f in failed} == {
+        ("C7", "NULL_BALANCE", 1),
+        ("C8", "API_ERROR", 1),
+    }
+    assert all(f["run_id"] == summary["run_id"] for f in failed)
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    env = _env(tmp_path, "http://127.0.0.1:9")
+    missing = _balmon(env, "--date", "2026-11-20", "--customers", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2
+    assert "customers_file" in missing.stderr and "Traceback" not in missing.stderr
+    bad_date = _balmon(env, "--date", "20-11-2026", "--customers", str(tmp_path / "nope.csv"))
+    assert bad_date.returncode == 2 and "--date" in bad_date.stderr
+
+
+def test_killed_run_resumes_with_exactly_one_result_per_customer(tmp_path: Path) -> None:
+    count = 1500
+    customers = write_customers(tmp_path / "c.csv", [(f"K{i:05d}", "0") for i in range(count)])
+    faults = tmp_path / "f.csv"
+    faults.write_text("".join(f"K{i:05d},slow:0.02\n" for i in range(count)))
+    simulator = start_simulator(customers, faults)
+    db = create_engine(f"sqlite:///{tmp_path / 'balmon.db'}")
+    try:
+        env = _env(tmp_path, simulator.url, BALMON_ENGINE__CONCURRENCY="10")
+        args = [
+            sys.executable,
+            "-m",
+            "balmon",
+            "run",
+            "--date",
+            "2026-11-21",
+            "--customers",
+            str(customers),
+        ]
+        victim = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        done_before = _wait_for_results(db, at_least=200)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        with db.connect() as c:
+            committed = set(c.scalars(select(verification_results.c.customer_id)))
+        assert 0 < len(committed) < count, done_before
+        resumed = _balmon(env, "--date", "2026-11-21", "--customers", str(customers), "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+        assert summary["resumed"] is True and summary["total"] == count
+        with db.connect() as c:
+            per_customer = c.execute(
+                select(verification_results.c.customer_id, func.count()).group_by(
+                    verification_results.c.customer_id
+                )
+            ).all()
+            runs = c.execute(select(verification_runs.c.status)).scalars().all()
+        assert len(per_customer) == count and all(n == 1 for _, n in per_customer)
+        assert runs == ["completed"]
+        # Customers committed before the kill were not fetched again.
+        assert all(simulator.state.requests[cid] == 1 for cid in committed)
+    finally:
+        db.dispose()
+        simulator.stop()
+
+
+def _wait_for_results(db: object, *, at_least: int) -> int:
+    from sqlalchemy import Engine
+
+    assert isinstance(db, Engine)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with db.connect() as c:
+                done = c.scalar(select(func.count()).select_from(verification_results)) or 0
+        except Exception:  # the schema may not exist yet
+            done = 0
+        if done >= at_least:
+            return int(done)
+        time.sleep(0.05)
+    raise AssertionError("the run made no progress")
