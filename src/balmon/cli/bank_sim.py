@@ -28,7 +28,8 @@ def bank_sim_command(
     ] = 0.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for balances and faults.")] = 42,
     token: Annotated[
-        str | None, typer.Option("--token", help="Require this bearer token.", envvar="BANKSIM_TOKEN")
+        str | None,
+        typer.Option("--token", help="Require this bearer token.", envvar="BANKSIM_TOKEN"),
     ] = None,
     trickle_interval: Annotated[
         float, typer.Option("--trickle-interval", help="Seconds between bytes of `trickle`.")

@@ -9,6 +9,7 @@ import typer
 from balmon import __version__
 from balmon.cli import db
 from balmon.cli.bank_sim import bank_sim_command
+from balmon.cli.demo import demo_command
 from balmon.cli.run import run_command
 from balmon.errors.reference import render_markdown, render_text
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command("run")(run_command)
 app.command("bank-sim")(bank_sim_command)
+app.command("demo")(demo_command)
 
 
 @app.command("codes")
