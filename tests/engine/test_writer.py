@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ def _record(n: int) -> ErrorRecord:
     return ErrorRecord(f"C{n}", ErrorCode.TIMEOUT, "slow", 0, datetime.now(UTC))
 
 
-async def test_rows_added_during_the_last_commit_are_committed(engine: Engine) -> None:
+async def test_rows_added_while_the_writer_is_stopping_are_committed(engine: Engine) -> None:
     writer = BatchWriter(
         engine=engine,
         run_id=_run_row(engine),
@@ -39,20 +38,24 @@ async def test_rows_added_during_the_last_commit_are_committed(engine: Engine) -
         interval=0.01,
         max_batch=1,
     )
-    committing = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def slow_commit(*_: Any) -> None:
-        loop.call_soon_threadsafe(committing.set)
-        time.sleep(0.2)
+    def add_and_stop() -> None:
+        writer.add_error(_record(2))
+        writer.stop()
 
-    event.listen(engine, "commit", slow_commit)
+    commits: list[int] = []
+
+    def during_commit(*_: Any) -> None:
+        # Runs when the writer next yields, right after this commit: the worst moment to stop.
+        commits.append(1)
+        if len(commits) == 1:
+            loop.call_soon(add_and_stop)
+
+    event.listen(engine, "commit", during_commit)
     task = asyncio.create_task(writer.run())
     writer.add_error(_record(1))
-    await committing.wait()
-    writer.add_error(_record(2))
-    writer.stop()
-    await task
-    event.remove(engine, "commit", slow_commit)
+    await asyncio.wait_for(task, timeout=5)
+    event.remove(engine, "commit", during_commit)
     with engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(error_logs)) == 2

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from balmon.aio import new_event_loop
 from balmon.banksim.faults import FaultPlan, read_faults
 from balmon.banksim.population import Population
 from balmon.banksim.server import BankSimulator, SimulatorConfig, SimulatorState, build_app

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from balmon import logs
+from balmon import aio, logs
 from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
 from balmon.clock import SystemClock
 from balmon.config import Settings
@@ -50,7 +50,7 @@ def run_verification(settings: Settings, request: RunRequest) -> RunSummary:
     """Run the date and return its summary; errors end the command with one line."""
     with storage_errors():
         try:
-            return asyncio.run(_execute(settings, request))
+            return aio.run(_execute(settings, request))
         except RunRefused as exc:
             fail(str(exc), 1)
         except KeyboardInterrupt:

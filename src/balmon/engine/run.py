@@ -220,8 +220,8 @@ class VerificationRun:
     async def _heartbeat(self, run_id: int, day: date) -> None:
         while True:
             await asyncio.sleep(self._settings.engine.heartbeat_seconds)
-            await asyncio.to_thread(
-                heartbeat,
+            # On the loop's thread, like the writer: one connection at a time, no GIL convoy.
+            heartbeat(
                 self._engine,
                 business_date=day,
                 run_id=run_id,

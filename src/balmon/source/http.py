@@ -107,8 +107,11 @@ class HttpBalanceSource:
 
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self._settings.max_body_bytes
-        if (response.content_length or 0) > limit:
+        length = response.content_length
+        if length is not None and length > limit:
             raise InvalidResponse(f"response body exceeds {limit} bytes")
+        if length is not None:
+            return await response.read()  # aiohttp stops at Content-Length: bounded
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK):
             body += chunk
