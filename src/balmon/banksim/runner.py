@@ -122,5 +122,11 @@ def serve_forever(config: SimulatorConfig, host: str, port: int) -> None:
         f"bank simulator: {len(config.population):,} customers at http://{host}:{port}", flush=True
     )
     web.run_app(
-        build_app(simulator), host=host, port=port, access_log=None, print=None, backlog=1024
+        build_app(simulator),
+        host=host,
+        port=port,
+        access_log=None,
+        print=None,
+        backlog=1024,
+        loop=new_event_loop(),
     )

@@ -83,7 +83,10 @@ class Worker:
         except BalanceError as failure:
             self._failed(job, failure)
         else:
+            was_open = self.breaker.is_open
             self.breaker.record(code=None, now=self.clock.monotonic(), probe=job.probe)
+            if was_open and not self.breaker.is_open:
+                log.warning("circuit breaker closed", extra={"run_id": self.run_id})
             self._succeeded(job, balance)
 
     def _succeeded(self, job: Job, balance: Decimal) -> None:
@@ -91,7 +94,12 @@ class Worker:
         self._result(job, status, balance, None, job.retries_done + 1)
 
     def _failed(self, job: Job, failure: BalanceError) -> None:
+        was_open = self.breaker.is_open
         self.breaker.record(code=failure.code, now=self.clock.monotonic(), probe=job.probe)
+        if self.breaker.is_open and not was_open:
+            log.warning(
+                "circuit breaker opened", extra={"run_id": self.run_id, "code": failure.code.value}
+            )
         self._log_attempt(job, failure, failure.__cause__ or failure, failure.code)
         retry_after = failure.retry_after if isinstance(failure, ApiFailure) else None
         delay = self.policy.next_delay(
