@@ -29,7 +29,7 @@ def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
         BALMON_RETRY__DELAYS_SECONDS="[0.05, 0.1, 0.2]",
         BALMON_ENGINE__COMMIT_INTERVAL_SECONDS="0.1",
         BALMON_LOGGING__FILE=str(tmp_path / "balmon.log"),
-        **extra,
+        **{"BALMON_ALERTS__GROUP_WAIT_SECONDS": "0.2", **extra},
     )
     return env
 
@@ -150,3 +150,29 @@ def _wait_for_results(db: object, *, at_least: int) -> int:
             return int(done)
         time.sleep(0.05)
     raise AssertionError("the run made no progress")
+
+
+def test_a_run_ends_by_delivering_its_grouped_alerts(tmp_path: Path) -> None:
+    from tests.alerts.receivers import webhook_server
+
+    customers = write_customers(tmp_path / "c.csv", [(f"C{i}", "0") for i in range(60)])
+    faults = tmp_path / "f.csv"
+    faults.write_text("".join(f"C{i},reset\n" for i in range(40)) + "C50,negative\n")
+    simulator = start_simulator(customers, faults)
+    try:
+        with webhook_server() as hook:
+            env = _env(
+                tmp_path, simulator.url, BALMON_ALERTS__URLS=f'["json://127.0.0.1:{hook.port}/ops"]'
+            )
+            result = _balmon(env, "--date", "2026-11-22", "--customers", str(customers), "--json")
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["alerts_raised"] == 41
+    assert summary["alerts_delivery"]["sent"] == 2 and summary["alerts_delivery"]["pending"] == 0
+    titles = sorted(post["title"] for post in hook.posts)
+    assert titles == [
+        "[balmon] HIGH NETWORK_ERROR: 40 customers unavailable on 2026-11-22",
+        "[balmon] MEDIUM NEGATIVE_BALANCE: 1 customer unavailable on 2026-11-22",
+    ]

@@ -37,9 +37,9 @@ def _run(
                 settings=settings.source, concurrency=settings.engine.concurrency
             )
             try:
-                return await VerificationRun(
-                    settings=settings, engine=db, source=source
-                ).execute(RunRequest(DAY, customers_file=customers))
+                return await VerificationRun(settings=settings, engine=db, source=source).execute(
+                    RunRequest(DAY, customers_file=customers)
+                )
             finally:
                 await source.aclose()
 

@@ -35,6 +35,7 @@ def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
     overrides: dict[str, Any] = {
         "source": {"url": url, "timeout_seconds": base.source.timeout_seconds / COMPRESSION},
         "retry": {"delays_seconds": [d / COMPRESSION for d in base.retry.delays_seconds]},
+        "alerts": {"group_wait_seconds": base.alerts.group_wait_seconds / COMPRESSION},
         "verification": {"customers_file": customers},
         "logging": {"file": Path(DEMO_FILES["log"])},
     }

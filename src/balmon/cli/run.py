@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from balmon import aio, logs
+from balmon.alerts import AlertPipeline
 from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
 from balmon.clock import SystemClock
 from balmon.config import Settings
@@ -39,7 +40,8 @@ async def _execute(settings: Settings, request: RunRequest) -> RunSummary:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        run = VerificationRun(settings=settings, engine=engine, source=source)
+        alerts = AlertPipeline(engine=engine, settings=settings.alerts, clock=SystemClock())
+        run = VerificationRun(settings=settings, engine=engine, source=source, alerts=alerts)
         return await run.execute(request)
     finally:
         await source.aclose()

@@ -45,6 +45,10 @@ log = logging.getLogger("balmon.engine")
 class AlertHook(Protocol):
     """What the run needs from the alerting module."""
 
+    async def watch(self, run_id: int) -> None:
+        """Send alert groups as they mature during the run (until cancelled)."""
+        ...
+
     async def finish(self, run_id: int) -> Mapping[str, int]:
         """Deliver the run's alerts (after the group wait); report delivery counts."""
         ...
@@ -153,10 +157,13 @@ class VerificationRun:
             group.create_task(writer.run())
             beat = group.create_task(self._heartbeat(opened.run_id, day))
             shown = group.create_task(progress.run())
+            helpers = [beat, shown]
+            if self._alerts is not None:
+                helpers.append(group.create_task(self._alerts.watch(opened.run_id)))
             await asyncio.gather(*(worker.run() for worker in workers))
             writer.stop()
-            beat.cancel()
-            shown.cancel()
+            for task in helpers:
+                task.cancel()
 
     def _worker(
         self,

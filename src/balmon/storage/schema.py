@@ -173,6 +173,7 @@ alert_messages = Table(
     Column("customers_count", Integer, nullable=False, server_default="0"),
     Column("title", String(255), nullable=False),
     Column("body", Text, nullable=False),
+    Column("short_body", Text),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -1,0 +1,113 @@
+"""Alert channels: Apprise URLs from the settings, named without their secrets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+# Schemes whose messages must fit a text message.
+SMS_SCHEMES = frozenset(
+    {
+        "twilio", "sns", "clicksend", "msg91", "nexmo", "vonage", "plivo", "sinch", "bulksms",
+        "d7sms", "smseagle", "kavenegar", "msgbird", "textbelt", "seven", "smsmgr", "bulkvs",
+    }
+)  # fmt: skip
+
+
+class DeliveryError(Exception):
+    """A channel did not accept a message; the text is safe to store."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One configured Apprise URL, its tags and a name that is safe to store and show."""
+
+    index: int
+    url: SecretStr
+    name: str
+    tags: frozenset[str]
+    is_sms: bool
+
+    def redact(self, text: str) -> str:
+        """Remove anything of the URL that could be a secret from `text`."""
+        for secret in _secret_parts(self.url.get_secret_value()):
+            text = text.replace(secret, "***")
+        return text
+
+
+def _secret_parts(url: str) -> list[str]:
+    parts = urlsplit(url)
+    candidates = [parts.username or "", parts.password or ""]
+    candidates += [seg for seg in parts.path.split("/") if len(seg) >= 6]
+    candidates += [value for _, value in parse_qsl(parts.query) if len(value) >= 6]
+    return sorted({c for c in candidates if c}, key=len, reverse=True)
+
+
+def _split_tags(url: str) -> tuple[str, frozenset[str]]:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    tags = {
+        t.strip() for key, value in query if key == "tag" for t in value.split(",") if t.strip()
+    }
+    rest = urlencode([(k, v) for k, v in query if k != "tag"])
+    return urlunsplit(parts._replace(query=rest)), frozenset(tags)
+
+
+def _name(index: int, url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port} #{index}"
+
+
+def parse_channels(urls: list[SecretStr]) -> list[Channel]:
+    """The configured channels, in order; `?tag=a,b` on a URL sets its routing tags."""
+    channels = []
+    for index, secret in enumerate(urls, start=1):
+        url, tags = _split_tags(secret.get_secret_value())
+        scheme = urlsplit(url).scheme.lower()
+        is_sms = scheme in SMS_SCHEMES or "sms" in tags
+        channels.append(Channel(index, SecretStr(url), _name(index, url), tags, is_sms))
+    return channels
+
+
+def route(channels: list[Channel], severity: str, routes: dict[str, list[str]]) -> list[Channel]:
+    """Channels a message of `severity` goes to: all, unless `routes` names tags for it."""
+    wanted = routes.get(severity)
+    if not wanted:
+        return list(channels)
+    return [c for c in channels if c.tags & set(wanted)]
+
+
+class Notifier(Protocol):
+    async def send(self, channel: Channel, title: str, body: str) -> None:
+        """Deliver one message to one channel; raise `DeliveryError` when it fails."""
+        ...
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class AppriseNotifier:
+    """Delivers through Apprise, one channel at a time, so each gets its own outcome."""
+
+    async def send(self, channel: Channel, title: str, body: str) -> None:
+        import apprise
+
+        service = apprise.Apprise()
+        if not service.add(channel.url.get_secret_value()):
+            raise DeliveryError("not a valid Apprise URL")
+        result = await service.async_notify(body=body, title=title)
+        if not result:
+            raise DeliveryError(channel.redact(_reason(result)))
+
+
+def _reason(result: object) -> str:
+    logs = getattr(result, "logs", None)
+    messages = [entry.message for entry in logs()] if callable(logs) else []
+    text = messages[-1] if messages else "the channel refused the message"
+    return _WHITESPACE.sub(" ", str(text))[:300]

@@ -1,0 +1,122 @@
+"""What an alert says: code, severity, action, affected customers and a dashboard link.
+
+Never balances, raw responses, tokens or stack traces: the rows these are built from hold none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+from balmon.errors import info
+
+SMS_LIMIT = 300
+
+
+@dataclass(frozen=True, slots=True)
+class AlertedCustomer:
+    customer_id: str
+    code: str
+    failed_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    title: str
+    body: str
+    short_body: str
+
+
+def errors_link(dashboard_url: str | None, business_date: date, code: str) -> str | None:
+    """The dashboard's error list filtered to this date and code."""
+    if not dashboard_url:
+        return None
+    query = urlencode({"date": business_date.isoformat(), "code": code})
+    return f"{dashboard_url.rstrip('/')}/errors?{query}"
+
+
+def _customer_line(customer: AlertedCustomer) -> str:
+    when = customer.failed_at.strftime("%Y-%m-%d %H:%M:%SZ")
+    plural = "attempt" if customer.attempts == 1 else "attempts"
+    return f"- {customer.customer_id}  {customer.code}  {when}  {customer.attempts} {plural}"
+
+
+def render_group(
+    *,
+    business_date: date,
+    run_id: int,
+    code: str,
+    customers: list[AlertedCustomer],
+    total: int,
+    dashboard_url: str | None,
+) -> Rendered:
+    """One message for a group of customers that ended UNAVAILABLE with the same code."""
+    entry = info(code)
+    noun = "customer" if total == 1 else "customers"
+    title = f"[balmon] {entry.severity} {code}: {total:,} {noun} unavailable on {business_date}"
+    lines = [
+        f"Business date: {business_date} (run {run_id})",
+        f"Error code: {code} (severity {entry.severity})",
+        f"Meaning: {entry.description}",
+        f"Suggested action: {entry.suggested_action}",
+        "",
+        f"Customers ({len(customers):,} of {total:,}; "
+        "customer, final code, failed at UTC, attempts):",
+        *(_customer_line(c) for c in customers),
+    ]
+    if total > len(customers):
+        lines.append(f"...and {total - len(customers):,} more")
+    link = errors_link(dashboard_url, business_date, code)
+    if link:
+        lines += ["", f"Dashboard: {link}"]
+    return Rendered(
+        title, "\n".join(lines), _short(code, entry.severity, total, business_date, customers, link)
+    )
+
+
+def _short(
+    code: str,
+    severity: str,
+    total: int,
+    day: date,
+    customers: list[AlertedCustomer],
+    link: str | None,
+) -> str:
+    ids = ", ".join(c.customer_id for c in customers[:3])
+    more = f" +{total - 3:,} more" if total > 3 else ""
+    text = f"balmon {severity} {code}: {total:,} unavailable {day}. {ids}{more}."
+    text = text if len(text) <= SMS_LIMIT else text[: SMS_LIMIT - 3] + "..."
+    if link and len(text) + 1 + len(link) <= SMS_LIMIT:
+        text += f" {link}"
+    return text
+
+
+def render_test() -> Rendered:
+    body = "This is a test message from balmon. If you can read it, this channel works."
+    return Rendered("[balmon] test alert", body, "balmon test alert: this channel works.")
+
+
+def render_summary(
+    *,
+    business_date: date,
+    run_id: int,
+    counts: dict[str, int],
+    by_code: dict[str, int],
+    duration: float,
+    dashboard_url: str | None,
+) -> Rendered:
+    """The optional end-of-run message."""
+    title = (
+        f"[balmon] run {run_id} for {business_date}: PASS {counts.get('PASS', 0):,} "
+        f"FAIL {counts.get('FAIL', 0):,} UNAVAILABLE {counts.get('UNAVAILABLE', 0):,}"
+    )
+    lines = [f"Business date: {business_date} (run {run_id}), duration {duration:,.1f}s"]
+    lines += [f"{status}: {count:,}" for status, count in sorted(counts.items())]
+    if by_code:
+        lines.append("UNAVAILABLE by code:")
+        lines += [f"- {code}: {count:,}" for code, count in sorted(by_code.items())]
+    if dashboard_url:
+        lines.append(f"Dashboard: {dashboard_url.rstrip('/')}/?date={business_date}")
+    return Rendered(title, "\n".join(lines), title.removeprefix("[balmon] "))

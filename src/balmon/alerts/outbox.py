@@ -1,0 +1,205 @@
+"""The durable outbox: alerts grouped into messages, one delivery row per message and channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from balmon.alerts.channels import Channel, route
+from balmon.alerts.content import AlertedCustomer, Rendered, render_group
+from balmon.config.settings import AlertSettings
+from balmon.errors import info
+from balmon.storage.schema import alert_deliveries, alert_messages, alerts
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    run_id: int
+    business_date: date
+    error_code: str
+
+
+class GroupTaken(Exception):
+    """Another process grouped some of these alerts first; this transaction rolls back."""
+
+
+def ready_groups(
+    connection: Connection, *, older_than: datetime | None, run_id: int | None = None
+) -> list[GroupKey]:
+    """Groups of ungrouped alerts whose first alert is at least as old as `older_than`."""
+    a = alerts.c
+    query = (
+        select(a.run_id, a.business_date, a.error_code, func.min(a.created_at))
+        .where(a.message_id.is_(None))
+        .group_by(a.run_id, a.business_date, a.error_code)
+    )
+    if run_id is not None:
+        query = query.where(a.run_id == run_id)
+    rows = connection.execute(query).all()
+    return [GroupKey(r[0], r[1], r[2]) for r in rows if older_than is None or r[3] <= older_than]
+
+
+def oldest_ungrouped(connection: Connection, run_id: int) -> datetime | None:
+    query = select(func.min(alerts.c.created_at)).where(
+        alerts.c.run_id == run_id, alerts.c.message_id.is_(None)
+    )
+    value: datetime | None = connection.scalar(query)
+    return value
+
+
+def _members(connection: Connection, key: GroupKey) -> Any:
+    a = alerts.c
+    return (
+        a.run_id == key.run_id,
+        a.business_date == key.business_date,
+        a.error_code == key.error_code,
+        a.message_id.is_(None),
+    )
+
+
+def group(
+    connection: Connection,
+    key: GroupKey,
+    *,
+    settings: AlertSettings,
+    channels: list[Channel],
+    now: datetime,
+) -> int:
+    """Turn one group into a message with pending deliveries; returns the message id."""
+    where = _members(connection, key)
+    total, last_id = connection.execute(
+        select(func.count(), func.max(alerts.c.id)).where(*where)
+    ).one()
+    listed = connection.execute(
+        select(alerts)
+        .where(*where)
+        .order_by(alerts.c.failed_at, alerts.c.id)
+        .limit(settings.max_customers_per_message)
+    ).all()
+    customers = [
+        AlertedCustomer(r.customer_id, r.error_code, r.failed_at, r.attempts) for r in listed
+    ]
+    rendered = render_group(
+        business_date=key.business_date,
+        run_id=key.run_id,
+        code=key.error_code,
+        customers=customers,
+        total=total,
+        dashboard_url=settings.dashboard_url,
+    )
+    severity = info(key.error_code).severity.value
+    message_id = add_message(
+        connection,
+        rendered,
+        kind="group",
+        now=now,
+        count=total,
+        key=key,
+        severity=severity,
+        channels=route(channels, severity, settings.routes),
+    )
+    claimed = connection.execute(
+        update(alerts).where(*where, alerts.c.id <= last_id).values(message_id=message_id)
+    )
+    if claimed.rowcount != total:
+        raise GroupTaken(str(key))
+    return message_id
+
+
+def add_message(
+    connection: Connection,
+    rendered: Rendered,
+    *,
+    kind: str,
+    now: datetime,
+    count: int,
+    channels: list[Channel],
+    key: GroupKey | None = None,
+    severity: str | None = None,
+) -> int:
+    """Store a message and one pending delivery per channel."""
+    result = connection.execute(
+        insert(alert_messages).values(
+            kind=kind,
+            business_date=key.business_date if key else None,
+            run_id=key.run_id if key else None,
+            error_code=key.error_code if key else None,
+            severity=severity,
+            customers_count=count,
+            title=rendered.title[:255],
+            body=rendered.body,
+            short_body=rendered.short_body,
+            created_at=now,
+        )
+    )
+    message_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    if channels:
+        connection.execute(
+            insert(alert_deliveries),
+            [
+                {
+                    "message_id": message_id,
+                    "channel": c.name,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in channels
+            ],
+        )
+    return message_id
+
+
+def pending(connection: Connection, message_ids: list[int] | None = None) -> list[Any]:
+    """Pending deliveries with the text to send."""
+    d, m = alert_deliveries.c, alert_messages.c
+    query = (
+        select(d.id, d.channel, d.attempts, m.title, m.body, m.short_body)
+        .join(alert_messages, m.id == d.message_id)
+        .where(d.status == "pending")
+        .order_by(d.id)
+    )
+    if message_ids is not None:
+        query = query.where(d.message_id.in_(message_ids))
+    return list(connection.execute(query).all())
+
+
+def claim(connection: Connection, delivery_id: int, attempts: int, now: datetime) -> bool:
+    """Count one more attempt, unless another process got there first."""
+    d = alert_deliveries.c
+    result = connection.execute(
+        update(alert_deliveries)
+        .where(d.id == delivery_id, d.status == "pending", d.attempts == attempts)
+        .values(attempts=attempts + 1, updated_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def settle(
+    connection: Connection, delivery_id: int, *, status: str, error: str | None, now: datetime
+) -> None:
+    """Record an attempt's outcome (`pending` keeps it for the next flush)."""
+    values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now}
+    if status == "sent":
+        values["sent_at"] = now
+    connection.execute(
+        update(alert_deliveries).where(alert_deliveries.c.id == delivery_id).values(**values)
+    )
+
+
+def delivery_counts(connection: Connection, run_id: int | None = None) -> dict[str, int]:
+    """Deliveries by status (of one run's messages, or all)."""
+    d, m = alert_deliveries.c, alert_messages.c
+    query = select(d.status, func.count()).group_by(d.status)
+    if run_id is not None:
+        query = query.join(alert_messages, m.id == d.message_id).where(m.run_id == run_id)
+    return {status: int(count) for status, count in connection.execute(query)}
+
+
+def deliveries_of(connection: Connection, message_id: int) -> list[Any]:
+    query = select(alert_deliveries).where(alert_deliveries.c.message_id == message_id)
+    return list(connection.execute(query.order_by(alert_deliveries.c.id)).all())
