@@ -28,10 +28,13 @@ class Mailbox:
 
 
 def _payload(message: Message) -> str:
-    if message.is_multipart():
-        return "\n".join(_payload(part) for part in message.get_payload())  # type: ignore[union-attr]
-    raw = message.get_payload(decode=True)
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    """The plain-text part, as a mail client without HTML shows it."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            raw = part.get_payload(decode=True)
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            return text.replace("\r\n", "\n")
+    return ""
 
 
 def free_port() -> int:

@@ -212,3 +212,13 @@ def test_alerts_test_reports_each_channel(engine: Engine) -> None:
     assert len(mailbox.messages) == 1 and len(hook.posts) == 1
     with engine.connect() as c:
         assert c.scalar(select(alert_messages.c.kind)) == "test"
+
+
+def test_email_keeps_one_customer_per_line(engine: Engine) -> None:
+    run_id = _seed(engine, [("C1", "MISSING_DATA"), ("C2", "MISSING_DATA")])
+    with smtp_server() as (mailbox, port):
+        _finish(engine, _settings([_mailto(port)]), run_id)
+    [text] = mailbox.texts()
+    lines = text.splitlines()
+    assert any(line.startswith("- C1  MISSING_DATA") for line in lines)
+    assert any(line.startswith("- C2  MISSING_DATA") for line in lines)

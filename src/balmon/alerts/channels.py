@@ -101,7 +101,10 @@ class AppriseNotifier:
         service = apprise.Apprise()
         if not service.add(channel.url.get_secret_value()):
             raise DeliveryError("not a valid Apprise URL")
-        result = await service.async_notify(body=body, title=title)
+        # Plain text: Apprise would otherwise treat the body as HTML and fold its lines.
+        result = await service.async_notify(
+            body=body, title=title, body_format=apprise.NotifyFormat.TEXT
+        )
         if not result:
             raise DeliveryError(channel.redact(_reason(result)))
 
