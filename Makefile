@@ -25,7 +25,7 @@ dev: $(STAMP_DEV)
 	@bash scripts/ensure-chromium.sh
 
 demo: install
-	$(BIN)/balmon db upgrade && $(BIN)/balmon codes
+	$(BIN)/balmon demo
 
 test: dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
