@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from balmon import logs
 from balmon.banksim import (
@@ -107,4 +108,18 @@ def _explain(settings: Settings, url: str, customers: int, fault_rate: float) ->
 
 
 def _serve(settings: Settings) -> None:
-    typer.echo("(the dashboard is not part of this build yet; run with --no-serve to skip this)")
+    import secrets
+    from datetime import UTC, datetime
+
+    from balmon.dashboard import ensure_demo_user, serve
+
+    engine = make_engine(settings.database.url)
+    user, password = ensure_demo_user(engine, datetime.now(UTC))
+    configured = settings.dashboard.secret_key
+    key = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+    served = settings.model_copy(
+        update={"dashboard": settings.dashboard.model_copy(update={"secret_key": SecretStr(key)})}
+    )
+    url = f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
+    typer.echo(f"\nDashboard: {url}\nLog in as {user} / {password}   (Ctrl-C to stop)")
+    serve(settings=served, engine=engine)

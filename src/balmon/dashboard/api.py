@@ -1,0 +1,195 @@
+"""The JSON API. Every route declares the role it needs (`RequireRole`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from balmon.dashboard import queries
+from balmon.dashboard.auth import Principal, Role
+from balmon.dashboard.queries import ErrorFilter
+from balmon.dashboard.resolution import resolve, resolve_matching
+from balmon.dashboard.security import RequireRole
+
+router = APIRouter(prefix="/api")
+Viewer = Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(RequireRole(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def error_filter(
+    date: date | None = None,
+    code: str | None = None,
+    severity: str | None = None,
+    customer_id: str | None = None,
+    resolved: bool | None = None,
+    sort: str = "-logged_at",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ErrorFilter:
+    return ErrorFilter(
+        date, code or None, severity or None, customer_id or None, resolved, sort, page, page_size
+    )
+
+
+Filter = Annotated[ErrorFilter, Depends(error_filter)]
+
+
+def default_day(request: Request, day: date | None) -> date:
+    if day is not None:
+        return day
+    with engine_of(request).connect() as c:
+        return queries.latest_date(c) or datetime.now(UTC).date()
+
+
+@router.get("/summary")
+def summary(request: Request, who: Viewer, date: date | None = None) -> dict[str, Any]:
+    with engine_of(request).connect() as c:
+        return queries.summary(c, default_day(request, date))
+
+
+@router.get("/errors")
+def errors(request: Request, who: Viewer, f: Filter) -> dict[str, Any]:
+    with engine_of(request).connect() as c:
+        items, total = queries.list_errors(c, f, with_trace=who.can(Role.ADMIN))
+    return {"items": items, "total": total, "page": f.page, "page_size": f.page_size}
+
+
+@router.get("/errors.csv")
+def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
+    columns = [
+        "id",
+        "run_id",
+        "business_date",
+        "customer_id",
+        "error_code",
+        "error_message",
+        "retry_count",
+        "logged_at",
+        "resolved",
+        "resolution_notes",
+        "resolved_by",
+        "resolved_at",
+    ]
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        with engine_of(request).connect() as c:
+            for row in queries.export_rows(c, f):
+                writer.writerow([_cell(getattr(row, col)) for col in columns])
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    headers = {"Content-Disposition": 'attachment; filename="balmon-errors.csv"'}
+    return StreamingResponse(rows(), media_type="text/csv", headers=headers)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # keep spreadsheet formulas from running (CSV injection)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@router.get("/errors/{error_id}")
+def error_detail(request: Request, who: Viewer, error_id: int) -> dict[str, Any]:
+    with engine_of(request).connect() as c:
+        item = queries.error_detail(c, error_id, with_trace=who.can(Role.ADMIN))
+    if item is None:
+        raise HTTPException(404, "no such error")
+    return item
+
+
+class ResolveBody(BaseModel):
+    notes: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/errors/{error_id}/resolve")
+def resolve_error(
+    request: Request, who: Operator, error_id: int, body: ResolveBody
+) -> dict[str, Any]:
+    if not resolve(
+        engine_of(request), error_id, notes=body.notes, actor=who.name, now=datetime.now(UTC)
+    ):
+        raise HTTPException(404, "no such error")
+    return {"id": error_id, "resolved": True}
+
+
+@router.post("/errors/resolve")
+def resolve_errors(request: Request, who: Operator, f: Filter, body: ResolveBody) -> dict[str, Any]:
+    if f.date is None and f.code is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs at least a date, code or customer_id filter")
+    count = resolve_matching(
+        engine_of(request), f, notes=body.notes, actor=who.name, now=datetime.now(UTC)
+    )
+    return {"resolved": count}
+
+
+@router.get("/trends")
+def trends(
+    request: Request,
+    who: Viewer,
+    granularity: str = Query("day", pattern="^(hour|day)$"),
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    end = default_day(request, end)
+    start = start or end - timedelta(days=13 if granularity == "day" else 0)
+    with engine_of(request).connect() as c:
+        items = queries.trends(c, granularity=granularity, start=start, end=end, code=code)
+    return {
+        "granularity": granularity,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "items": items,
+    }
+
+
+@router.get("/top-customers")
+def top_customers(
+    request: Request,
+    who: Viewer,
+    n: Annotated[int, Query(ge=1, le=500)] = 10,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    end = default_day(request, end)
+    start = start or end - timedelta(days=6)
+    with engine_of(request).connect() as c:
+        return {"items": queries.top_customers(c, n=n, start=start, end=end)}
+
+
+@router.get("/runs")
+def runs(request: Request, who: Viewer) -> dict[str, Any]:
+    with engine_of(request).connect() as c:
+        return {"items": queries.runs(c)}
+
+
+class StartRun(BaseModel):
+    date: date
+
+
+@router.post("/runs", status_code=202)
+def start_run(request: Request, who: Admin, body: StartRun) -> dict[str, Any]:
+    request.app.state.run_starter(body.date)
+    return {"started": True, "date": body.date.isoformat()}

@@ -1,0 +1,201 @@
+"""Server-rendered pages for the operations team (Jinja2, autoescaped)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from balmon.dashboard import auth, queries
+from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
+from balmon.dashboard.auth import Principal, Role
+from balmon.dashboard.resolution import resolve, resolve_matching
+from balmon.dashboard.security import SESSION_COOKIE
+from balmon.errors import CODES
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def page(
+    request: Request, name: str, who: Principal | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"who": who, "Role": Role, **context}, status_code=status
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return page(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+def _safe_next(target: str) -> str:
+    # Only local paths: an open redirect would help phishing.
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    throttle = request.app.state.throttle
+    key = f"{username}|{request.client.host if request.client else '-'}"
+    if throttle.blocked(key):
+        return page(
+            request,
+            "login.html",
+            None,
+            next=_safe_next(next),
+            error="Too many failed attempts; wait a few minutes.",
+            status=429,
+        )
+    user = auth.authenticate(engine_of(request), username, password, datetime.now(UTC))
+    if user is None:
+        throttle.failed(key)
+        return page(
+            request, "login.html", None, next=_safe_next(next), error="Wrong user name or password."
+        )
+    throttle.succeeded(key)
+    session_id = auth.open_session(engine_of(request), user.id, datetime.now(UTC))
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(
+        SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, who: Viewer) -> RedirectResponse:
+    if who.session_hash:
+        auth.end_session(engine_of(request), who.session_hash, datetime.now(UTC))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, who: Viewer, date: date | None = None) -> HTMLResponse:
+    day = default_day(request, date)
+    with engine_of(request).connect() as c:
+        data = queries.summary(c, day)
+    return page(request, "overview.html", who, day=day, s=data, codes=CODES, active="overview")
+
+
+@router.get("/trends", response_class=HTMLResponse)
+def trends(request: Request, who: Viewer, date: date | None = None) -> HTMLResponse:
+    end = default_day(request, date)
+    with engine_of(request).connect() as c:
+        daily = queries.trends(
+            c, granularity="day", start=end - timedelta(days=13), end=end, code=None
+        )
+        hourly = queries.trends(c, granularity="hour", start=end, end=end, code=None)
+    return page(request, "trends.html", who, day=end, daily=daily, hourly=hourly, active="trends")
+
+
+@router.get("/top-customers", response_class=HTMLResponse)
+def top(
+    request: Request, who: Viewer, date: date | None = None, days: int = 7, n: int = 20
+) -> HTMLResponse:
+    end = default_day(request, date)
+    with engine_of(request).connect() as c:
+        items = queries.top_customers(
+            c, n=min(max(n, 1), 200), start=end - timedelta(days=max(days, 1) - 1), end=end
+        )
+    return page(request, "top.html", who, day=end, items=items, days=days, active="top")
+
+
+@router.get("/errors", response_class=HTMLResponse)
+def errors(request: Request, who: Viewer, f: Filter, message: str | None = None) -> HTMLResponse:
+    with engine_of(request).connect() as c:
+        items, total = queries.list_errors(c, f, with_trace=False)
+    params = {k: v for k, v in request.query_params.items() if k not in ("page", "message")}
+    pages = max(1, -(-total // f.page_size))
+    return page(
+        request,
+        "errors.html",
+        who,
+        f=f,
+        items=items,
+        total=total,
+        pages=pages,
+        codes=CODES,
+        query=urlencode(params),
+        filters=params,
+        message=message,
+        active="errors",
+    )
+
+
+@router.post("/errors/resolve")
+def bulk_resolve(
+    request: Request,
+    who: Operator,
+    f: Filter,
+    notes: Annotated[str, Form(min_length=1, max_length=2000)],
+) -> RedirectResponse:
+    if f.date is None and f.code is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs a date, code or customer filter")
+    count = resolve_matching(
+        engine_of(request), f, notes=notes, actor=who.name, now=datetime.now(UTC)
+    )
+    back = {k: v for k, v in request.query_params.items() if k != "message"}
+    return RedirectResponse(
+        f"/errors?{urlencode({**back, 'message': f'{count} errors resolved'})}", status_code=303
+    )
+
+
+@router.get("/errors/{error_id}", response_class=HTMLResponse)
+def error_detail(request: Request, who: Viewer, error_id: int) -> HTMLResponse:
+    with engine_of(request).connect() as c:
+        item = queries.error_detail(c, error_id, with_trace=who.can(Role.ADMIN))
+    if item is None:
+        raise HTTPException(404, "no such error")
+    return page(request, "error.html", who, e=item, active="errors")
+
+
+@router.post("/errors/{error_id}/resolve")
+def resolve_one(
+    request: Request,
+    who: Operator,
+    error_id: int,
+    notes: Annotated[str, Form(min_length=1, max_length=2000)],
+) -> RedirectResponse:
+    if not resolve(
+        engine_of(request), error_id, notes=notes, actor=who.name, now=datetime.now(UTC)
+    ):
+        raise HTTPException(404, "no such error")
+    return RedirectResponse(f"/errors/{error_id}", status_code=303)
+
+
+@router.get("/codes", response_class=HTMLResponse)
+def codes(request: Request, who: Viewer) -> HTMLResponse:
+    return page(request, "codes.html", who, codes=CODES, active="codes")
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs(request: Request, who: Viewer, message: str | None = None) -> HTMLResponse:
+    with engine_of(request).connect() as c:
+        items = queries.runs(c)
+    today = datetime.now(UTC).date()
+    return page(request, "runs.html", who, items=items, today=today, message=message, active="runs")
+
+
+@router.post("/runs")
+def start_run(request: Request, who: Admin, date: Annotated[date, Form()]) -> RedirectResponse:
+    request.app.state.run_starter(date)
+    return RedirectResponse(f"/runs?message=run+for+{date}+started", status_code=303)
+
+
+def login_redirect(request: Request, _: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)

@@ -1,0 +1,289 @@
+"""Read models for the dashboard and API: every query parameterised, all in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, select, true
+from sqlalchemy.orm import aliased
+
+from balmon.errors import CODES, info
+from balmon.storage.schema import (
+    alert_deliveries,
+    alert_messages,
+    error_log_resolutions,
+    error_logs,
+    verification_results,
+    verification_runs,
+)
+
+E, R, RUN = error_logs.c, verification_results.c, verification_runs.c
+SORTS = {
+    "-logged_at": (E.logged_at.desc(), E.id.desc()),
+    "logged_at": (E.logged_at.asc(), E.id.asc()),
+    "customer_id": (E.customer_id.asc(), E.id.desc()),
+    "-customer_id": (E.customer_id.desc(), E.id.desc()),
+    "error_code": (E.error_code.asc(), E.id.desc()),
+    "-retry_count": (E.retry_count.desc(), E.id.desc()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFilter:
+    date: date | None = None
+    code: str | None = None
+    severity: str | None = None
+    customer_id: str | None = None
+    resolved: bool | None = None
+    sort: str = "-logged_at"
+    page: int = 1
+    page_size: int = 50
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.date is not None:
+            where.append(E.business_date == self.date)
+        if self.code:
+            where.append(E.error_code == self.code)
+        if self.severity:
+            codes = [
+                c.value for c, entry in CODES.items() if entry.severity == self.severity.upper()
+            ]
+            where.append(E.error_code.in_(codes))
+        if self.customer_id:
+            where.append(E.customer_id == self.customer_id)
+        if self.resolved is not None:
+            where.append(E.resolved == self.resolved)
+        return where
+
+
+def error_item(row: Any, *, with_trace: bool) -> dict[str, Any]:
+    item = {
+        "id": row.id,
+        "run_id": row.run_id,
+        "business_date": row.business_date.isoformat() if row.business_date else None,
+        "customer_id": row.customer_id,
+        "error_code": row.error_code,
+        "severity": info(row.error_code).severity.value,
+        "error_message": row.error_message,
+        "retry_count": row.retry_count,
+        "logged_at": row.logged_at.isoformat(),
+        "resolved": bool(row.resolved),
+        "resolution_notes": row.resolution_notes,
+        "resolved_by": row.resolved_by,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+    }
+    if with_trace:
+        item["stack_trace"] = row.stack_trace
+    return item
+
+
+def list_errors(
+    c: Connection, f: ErrorFilter, *, with_trace: bool
+) -> tuple[list[dict[str, Any]], int]:
+    where = f.conditions()
+    total = c.scalar(select(func.count()).select_from(error_logs).where(*where)) or 0
+    order = SORTS.get(f.sort, SORTS["-logged_at"])
+    query = select(error_logs).where(*where).order_by(*order)
+    rows = c.execute(query.limit(f.page_size).offset((f.page - 1) * f.page_size)).all()
+    return [error_item(r, with_trace=with_trace) for r in rows], int(total)
+
+
+def export_rows(c: Connection, f: ErrorFilter) -> Any:
+    """Every matching row, streamed, for the CSV export (no stack traces)."""
+    query = select(error_logs).where(*f.conditions()).order_by(E.id)
+    return c.execution_options(yield_per=2000).execute(query)
+
+
+def error_detail(c: Connection, error_id: int, *, with_trace: bool) -> dict[str, Any] | None:
+    row = c.execute(select(error_logs).where(E.id == error_id)).first()
+    if row is None:
+        return None
+    item = error_item(row, with_trace=with_trace)
+    others = (
+        c.execute(
+            select(error_logs)
+            .where(E.run_id == row.run_id, E.customer_id == row.customer_id, E.id != row.id)
+            .order_by(E.logged_at, E.id)
+        ).all()
+        if row.customer_id is not None
+        else []
+    )
+    item["attempts"] = [error_item(o, with_trace=with_trace) for o in others]
+    h = error_log_resolutions.c
+    history = c.execute(
+        select(error_log_resolutions).where(h.error_log_id == error_id).order_by(h.id)
+    ).all()
+    item["history"] = [
+        {
+            "resolved": bool(x.resolved),
+            "notes": x.notes,
+            "actor": x.actor,
+            "at": x.changed_at.isoformat(),
+        }
+        for x in history
+    ]
+    entry = info(row.error_code)
+    item["code"] = {
+        "description": entry.description,
+        "suggested_action": entry.suggested_action,
+        "root_cause": entry.root_cause,
+        "retryable": entry.retryable,
+    }
+    return item
+
+
+def _date_runs(c: Connection, day: date) -> list[Any]:
+    return list(
+        c.execute(select(verification_runs).where(RUN.business_date == day).order_by(RUN.id)).all()
+    )
+
+
+def _latest_results(day: date, several_runs: bool) -> Select[Any]:
+    """The date's results, keeping only each customer's latest when runs overlap."""
+    query = select(R.status, R.error_code).where(R.business_date == day)
+    if several_runs:
+        later = aliased(verification_results)
+        superseded = (
+            select(later.c.id)
+            .where(
+                and_(
+                    later.c.business_date == day,
+                    later.c.customer_id == R.customer_id,
+                    later.c.run_id > R.run_id,
+                )
+            )
+            .exists()
+        )
+        query = query.where(~superseded)
+    return query
+
+
+def run_info(run: Any) -> dict[str, Any]:
+    end = run.finished_at
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started": run.started_at.isoformat(),
+        "finished": end.isoformat() if end else None,
+        "duration": (end - run.started_at).total_seconds() if end else None,
+        "total": run.total,
+        "pass": run.pass_count,
+        "fail": run.fail_count,
+        "unavailable": run.unavailable_count,
+        "errors": run.error_count,
+    }
+
+
+def summary(c: Connection, day: date) -> dict[str, Any]:
+    runs = _date_runs(c, day)
+    latest = _latest_results(day, len(runs) > 1).subquery()
+    statuses: dict[str, int] = dict(
+        c.execute(select(latest.c.status, func.count()).group_by(latest.c.status)).all()
+    )
+    unavailable: dict[str, int] = dict(
+        c.execute(
+            select(latest.c.error_code, func.count())
+            .where(latest.c.status == "UNAVAILABLE")
+            .group_by(latest.c.error_code)
+        ).all()
+    )
+    errors: dict[str, int] = dict(
+        c.execute(
+            select(E.error_code, func.count()).where(E.business_date == day).group_by(E.error_code)
+        ).all()
+    )
+    m, d = alert_messages.c, alert_deliveries.c
+    pending = c.scalar(
+        select(func.count())
+        .select_from(alert_deliveries)
+        .join(alert_messages, m.id == d.message_id)
+        .where(d.status == "pending", m.business_date == day)
+    )
+    return {
+        "date": day.isoformat(),
+        "pass": statuses.get("PASS", 0),
+        "fail": statuses.get("FAIL", 0),
+        "unavailable": statuses.get("UNAVAILABLE", 0),
+        "errors_by_code": errors,
+        "unavailable_by_code": unavailable,
+        "run": run_info(runs[-1]) if runs else None,
+        "runs": len(runs),
+        "alerts_pending": int(pending or 0),
+    }
+
+
+def latest_date(c: Connection) -> date | None:
+    value: date | None = c.scalar(select(func.max(RUN.business_date)))
+    return value
+
+
+def _period(c: Connection, granularity: str) -> Any:
+    dialect = c.dialect.name
+    if dialect == "postgresql":
+        fmt = "YYYY-MM-DD HH24:00" if granularity == "hour" else "YYYY-MM-DD"
+        return func.to_char(E.logged_at, fmt)
+    if dialect in ("mysql", "mariadb"):
+        return func.date_format(
+            E.logged_at, "%Y-%m-%d %H:00" if granularity == "hour" else "%Y-%m-%d"
+        )
+    return func.strftime("%Y-%m-%d %H:00" if granularity == "hour" else "%Y-%m-%d", E.logged_at)
+
+
+def trends(
+    c: Connection, *, granularity: str, start: date, end: date, code: str | None
+) -> list[dict[str, Any]]:
+    """Failed attempts per period (UTC) and code between two dates inclusive."""
+    period = _period(c, granularity).label("period")
+    low = datetime.combine(start, time(), UTC)
+    high = datetime.combine(end + timedelta(days=1), time(), UTC)
+    query = (
+        select(period, E.error_code, func.count())
+        .where(E.logged_at >= low, E.logged_at < high, E.error_code == code if code else true())
+        .group_by(period, E.error_code)
+        .order_by(period)
+    )
+    return [{"period": p, "code": k, "count": int(n)} for p, k, n in c.execute(query)]
+
+
+def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict[str, Any]]:
+    where = (E.business_date >= start, E.business_date <= end, E.customer_id.is_not(None))
+    count = func.count().label("errors")
+    rows = c.execute(
+        select(E.customer_id, count, func.max(E.logged_at))
+        .where(*where)
+        .group_by(E.customer_id)
+        .order_by(count.desc(), E.customer_id)
+        .limit(n)
+    ).all()
+    ids = [r[0] for r in rows]
+    codes: dict[str, set[str]] = {cid: set() for cid in ids}
+    if ids:
+        for cid, code in c.execute(
+            select(E.customer_id, E.error_code).where(*where, E.customer_id.in_(ids)).distinct()
+        ):
+            codes[cid].add(code)
+    return [
+        {
+            "customer_id": cid,
+            "errors": int(errors),
+            "last_error_at": last.isoformat(),
+            "codes": sorted(codes[cid]),
+        }
+        for cid, errors, last in rows
+    ]
+
+
+def runs(c: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = c.execute(select(verification_runs).order_by(RUN.id.desc()).limit(limit)).all()
+    return [
+        {
+            **run_info(r),
+            "business_date": r.business_date.isoformat(),
+            "parent_run_id": r.parent_run_id,
+        }
+        for r in rows
+    ]

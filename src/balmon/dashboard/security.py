@@ -1,0 +1,126 @@
+"""Who may do what: authentication, role checks, CSRF, login throttling, headers, 500s."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
+
+from balmon.dashboard.auth import Principal, Role, session_principal, token_principal
+
+log = logging.getLogger("balmon.dashboard")
+SESSION_COOKIE = "balmon_session"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class LoginRequired(Exception):
+    """A page needs a login: the handler redirects to /login."""
+
+
+class RequireRole:
+    """The permission check every route declares; the route-by-role test looks for it."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = current_principal(request)
+        if principal is None:
+            if _wants_html(request):
+                raise LoginRequired
+            raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Bearer"})
+        if not principal.can(self.role):
+            raise HTTPException(403, f"needs the {self.role.label} role")
+        if request.method == "POST" and principal.session_hash:
+            await check_csrf(request, principal)
+        return principal
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/metrics"))
+
+
+def current_principal(request: Request) -> Principal | None:
+    engine: Engine = request.app.state.engine
+    now = datetime.now(UTC)
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return token_principal(engine, header[7:].strip(), now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    idle = timedelta(minutes=request.app.state.settings.dashboard.session_idle_minutes)
+    return session_principal(engine, cookie, now, idle)
+
+
+async def check_csrf(request: Request, principal: Principal) -> None:
+    """Session-authenticated changes must echo the session's CSRF token (form field or header)."""
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        "application/x-www-form"
+    ):
+        value = (await request.form()).get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        raise HTTPException(403, "missing or invalid CSRF token")
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per user name and address in `window` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self._limit, self._window = limit, window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, key: str) -> bool:
+        failures = self._failures[key]
+        while failures and failures[0] < time.monotonic() - self._window:
+            failures.popleft()
+        return len(failures) >= self._limit
+
+    def failed(self, key: str) -> None:
+        self._failures[key].append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Headers on every response, and a generic page with a correlation id for any crash."""
+    try:
+        response = await call_next(request)
+    except Exception:
+        response = _crash(request)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _crash(request: Request) -> Response:
+    correlation = uuid.uuid4().hex[:12]
+    log.exception("request failed", extra={"correlation_id": correlation, "path": request.url.path})
+    if not _wants_html(request):
+        return JSONResponse(
+            {"detail": "internal error", "correlation_id": correlation}, status_code=500
+        )
+    body = (
+        "<!doctype html><title>Error</title><h1>Something went wrong</h1>"
+        f"<p>The error was logged. Reference: <code>{correlation}</code></p>"
+    )
+    return HTMLResponse(body, status_code=500)

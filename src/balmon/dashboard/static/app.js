@@ -1,0 +1,36 @@
+// Charts from data-series attributes (no inline scripts: the CSP forbids them), and confirms.
+(function () {
+  "use strict";
+  var palette = ["#d92d20", "#f79009", "#1d4ed8", "#039855", "#7a5af8", "#dd2590", "#0e9384", "#667085", "#b54708", "#344054"];
+
+  function draw(canvas) {
+    var rows = JSON.parse(canvas.getAttribute("data-series") || "[]");
+    var periods = [], codes = [];
+    rows.forEach(function (r) {
+      if (periods.indexOf(r.period) < 0) periods.push(r.period);
+      if (codes.indexOf(r.code) < 0) codes.push(r.code);
+    });
+    periods.sort();
+    var datasets = codes.map(function (code, i) {
+      var values = periods.map(function (p) {
+        var hit = rows.find(function (r) { return r.period === p && r.code === code; });
+        return hit ? hit.count : 0;
+      });
+      return { label: code, data: values, backgroundColor: palette[i % palette.length] };
+    });
+    if (!window.Chart) return;
+    new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: periods, datasets: datasets },
+      options: { animation: false, responsive: true, maintainAspectRatio: false,
+                 scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+    });
+  }
+
+  document.querySelectorAll("canvas[data-series]").forEach(draw);
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+})();

@@ -1,0 +1,61 @@
+"""A seeded dashboard app behind FastAPI's TestClient, and logged-in clients per role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from balmon.config import load_settings
+from balmon.dashboard import create_app
+from tests.dashboard.seed import PASSWORD, seed_day
+
+
+@pytest.fixture
+def started_runs() -> list[date]:
+    return []
+
+
+@pytest.fixture
+def app(engine: Engine, started_runs: list[date]) -> FastAPI:
+    seed_day(engine)
+    settings = load_settings(
+        None, database={"url": str(engine.url)}, dashboard={"secret_key": "k" * 32}
+    )
+    return create_app(settings=settings, engine=engine, run_starter=started_runs.append)
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+def log_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the CSRF token of the new session."""
+    response = client.post("/login", data={"username": name, "password": password, "next": "/"})
+    assert response.status_code == 303, response.text
+    page = client.get("/codes")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+@pytest.fixture
+def as_role(app: FastAPI) -> Iterator[Callable[[str], tuple[TestClient, str]]]:
+    clients: list[TestClient] = []
+
+    def make(role: str) -> tuple[TestClient, str]:
+        client = TestClient(app, follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        return client, log_in(client, role)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)

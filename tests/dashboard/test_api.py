@@ -1,0 +1,306 @@
+"""The dashboard's JSON API and security, against a real migrated database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+
+from balmon.dashboard.auth import Role, create_token, revoke_token
+from balmon.dashboard.security import RequireRole
+from balmon.storage.schema import error_log_resolutions, error_logs, sessions
+from tests.dashboard.conftest import log_in
+from tests.dashboard.seed import DAY, XSS_ID
+
+Login = Callable[[str], tuple[TestClient, str]]
+PUBLIC = {"/healthz", "/login"}
+
+
+def _required_role(route: APIRoute) -> Role | None:
+    for dependency in route.dependant.dependencies:
+        for inner in [dependency, *dependency.dependencies]:
+            if isinstance(inner.call, RequireRole):
+                return inner.call.role
+    return None
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI keeps those as wrappers)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found += _api_routes(list(route.original_router.routes))
+    return found
+
+
+def _routes(app: FastAPI) -> list[tuple[str, str, Role | None]]:
+    found = []
+    for route in _api_routes(list(app.routes)):
+        path = route.path.replace("{error_id}", "1")
+        found += [(method, path, _required_role(route)) for method in sorted(route.methods)]
+    return found
+
+
+def test_every_route_but_health_and_login_declares_a_role(app: FastAPI) -> None:
+    routes = _routes(app)
+    assert len(routes) > 20
+    missing = [(m, p) for m, p, role in routes if role is None and p not in PUBLIC]
+    assert missing == []
+
+
+def test_role_matrix(app: FastAPI, anonymous: TestClient, as_role: Login) -> None:
+    clients = {role: as_role(role.label) for role in Role}
+    # Logging out ends the session, so it goes last.
+    for method, path, required in sorted(_routes(app), key=lambda r: r[1] == "/logout"):
+        if required is None:
+            continue
+        anon = anonymous.request(method, path)
+        api = path.startswith(("/api/", "/metrics"))
+        assert anon.status_code == (401 if api else 303), (method, path)
+        for role, (client, csrf) in clients.items():
+            response = client.request(method, path, headers={"X-CSRF-Token": csrf})
+            allowed = role >= required
+            assert (response.status_code == 403) == (not allowed), (
+                role,
+                method,
+                path,
+                response.status_code,
+            )
+
+
+def test_health_needs_no_login(anonymous: TestClient) -> None:
+    assert anonymous.get("/healthz").text == "ok"
+
+
+def test_summary_counts_and_run(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    body = client.get(f"/api/summary?date={DAY}").json()
+    assert (body["date"], body["pass"], body["fail"], body["unavailable"]) == (
+        DAY.isoformat(),
+        6,
+        2,
+        3,
+    )
+    assert body["errors_by_code"] == {
+        "TIMEOUT": 4,
+        "NULL_BALANCE": 1,
+        "API_ERROR": 1,
+        "MISSING_DATA": 3,
+    }
+    assert body["unavailable_by_code"] == {"TIMEOUT": 1, "NULL_BALANCE": 1, "MISSING_DATA": 1}
+    assert body["run"]["status"] == "completed" and body["run"]["duration"] == 42.0
+    assert body["alerts_pending"] == 1
+
+
+def test_errors_filter_sort_page_and_hide_traces_from_non_admins(as_role: Login) -> None:
+    viewer, _ = as_role("viewer")
+    body = viewer.get(
+        f"/api/errors?date={DAY}&code=TIMEOUT&sort=logged_at&page=2&page_size=3"
+    ).json()
+    assert body["total"] == 4 and [i["retry_count"] for i in body["items"]] == [3]
+    item = body["items"][0]
+    assert item["severity"] == "HIGH" and item["resolved"] is False and "stack_trace" not in item
+    assert viewer.get("/api/errors?severity=LOW").json()["total"] == 1
+    assert viewer.get("/api/errors?customer_id=F1").json()["items"][0]["error_code"] == "API_ERROR"
+    assert viewer.get("/api/errors?resolved=true").json()["total"] == 0
+    admin, _ = as_role("admin")
+    traced = admin.get("/api/errors?code=TIMEOUT").json()["items"][0]
+    assert traced["stack_trace"] == "Traceback: secret internals"
+
+
+def test_detail_has_the_other_attempts_and_history(engine: Engine, as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    first = client.get("/api/errors?code=TIMEOUT&sort=logged_at").json()["items"][0]
+    resolved = client.post(
+        f"/api/errors/{first['id']}/resolve",
+        json={"notes": "bank restarted the API"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert resolved.status_code == 200
+    detail = client.get(f"/api/errors/{first['id']}").json()
+    assert [a["retry_count"] for a in detail["attempts"]] == [1, 2, 3]
+    assert detail["resolved"] is True and detail["resolution_notes"] == "bank restarted the API"
+    assert detail["history"][0]["actor"] == "operator" and detail["history"][0]["resolved"] is True
+    assert detail["code"]["suggested_action"].startswith("Retry")
+    assert client.get("/api/errors/999999").status_code == 404
+
+
+def test_session_changes_need_the_csrf_token(as_role: Login) -> None:
+    client, _ = as_role("operator")
+    error_id = client.get("/api/errors").json()["items"][0]["id"]
+    refused = client.post(f"/api/errors/{error_id}/resolve", json={"notes": "x"})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    forged = client.post(f"/errors/{error_id}/resolve", data={"notes": "x", "csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_bulk_resolve_by_filter_appends_history_per_row(engine: Engine, as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    response = client.post(
+        f"/api/errors/resolve?date={DAY}&code=MISSING_DATA",
+        json={"notes": "sync fixed"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.json() == {"resolved": 3}
+    with engine.connect() as c:
+        assert len(c.execute(select(error_log_resolutions)).all()) == 3
+    unfiltered = client.post(
+        "/api/errors/resolve", json={"notes": "all"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert unfiltered.status_code == 422
+
+
+def test_trends_top_customers_runs_and_csv(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    hours = client.get(f"/api/trends?granularity=hour&from={DAY}&to={DAY}").json()["items"]
+    assert {"period": "2026-11-27 06:00", "code": "TIMEOUT", "count": 4} in hours
+    days = client.get(f"/api/trends?granularity=day&from={DAY}&to={DAY}&code=MISSING_DATA").json()[
+        "items"
+    ]
+    assert days == [{"period": "2026-11-27", "code": "MISSING_DATA", "count": 3}]
+    top = client.get(f"/api/top-customers?n=2&from={DAY}&to={DAY}").json()["items"]
+    assert [(t["customer_id"], t["errors"], t["codes"]) for t in top] == [
+        ("T1", 4, ["TIMEOUT"]),
+        (XSS_ID, 3, ["MISSING_DATA"]),
+    ]
+    assert client.get("/api/runs").json()["items"][0]["status"] == "completed"
+    csv = client.get("/api/errors.csv?code=TIMEOUT")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("id,run_id,business_date,customer_id,error_code") and len(lines) == 5
+    assert "secret internals" not in csv.text and ",false," in lines[1]
+
+
+def test_metrics_need_a_token_and_use_balmon_names(engine: Engine, anonymous: TestClient) -> None:
+    assert anonymous.get("/metrics").status_code == 401
+    token = create_token(engine, "prometheus", Role.VIEWER, datetime.now(UTC))
+    text = anonymous.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert 'balmon_runs{status="completed"} 1.0' in text
+    assert 'balmon_errors{code="TIMEOUT"} 4.0' in text
+    assert 'balmon_alert_deliveries{status="pending"} 1.0' in text
+    assert "balmon_last_completed_run_timestamp_seconds" in text
+    names = {
+        line.split("{")[0].split(" ")[0]
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert all(name.startswith("balmon_") for name in names)
+
+
+def test_revoked_tokens_stop_working(engine: Engine, anonymous: TestClient) -> None:
+    token = create_token(engine, "ci", Role.ADMIN, datetime.now(UTC))
+    header = {"Authorization": f"Bearer {token}"}
+    assert anonymous.get("/api/runs", headers=header).status_code == 200
+    revoke_token(engine, "ci", datetime.now(UTC))
+    assert anonymous.get("/api/runs", headers=header).status_code == 401
+
+
+def test_admin_starts_a_run(as_role: Login, started_runs: list[date]) -> None:
+    client, csrf = as_role("admin")
+    response = client.post("/api/runs", json={"date": "2026-11-28"}, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 202 and started_runs == [date(2026, 11, 28)]
+
+
+def test_logout_really_ends_the_session(anonymous: TestClient) -> None:
+    csrf = log_in(anonymous, "viewer")
+    cookie = anonymous.cookies.get("balmon_session")
+    assert anonymous.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    anonymous.cookies.set("balmon_session", cookie or "")
+    assert anonymous.get("/api/runs").status_code == 401
+
+
+def test_idle_sessions_expire(engine: Engine, anonymous: TestClient) -> None:
+    log_in(anonymous, "viewer")
+    assert anonymous.get("/api/runs").status_code == 200
+    with engine.begin() as c:
+        c.execute(update(sessions).values(last_seen_at=datetime.now(UTC) - timedelta(hours=2)))
+    assert anonymous.get("/api/runs").status_code == 401
+
+
+def test_login_is_rate_limited_and_cookies_are_locked_down(anonymous: TestClient) -> None:
+    for _ in range(5):
+        assert (
+            anonymous.post("/login", data={"username": "viewer", "password": "wrong"}).status_code
+            == 200
+        )
+    blocked = anonymous.post(
+        "/login", data={"username": "viewer", "password": "correct horse battery"}
+    )
+    assert blocked.status_code == 429
+    ok = anonymous.post("/login", data={"username": "admin", "password": "correct horse battery"})
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_headers_escaping_and_no_open_redirect(as_role: Login, anonymous: TestClient) -> None:
+    client, _ = as_role("viewer")
+    page = client.get("/errors?code=MISSING_DATA")
+    assert XSS_ID not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    headers = page.headers
+    assert (
+        "script-src 'self'" in headers["content-security-policy"]
+        and "frame-ancestors 'none'" in headers["content-security-policy"]
+    )
+    assert (
+        headers["x-content-type-options"] == "nosniff"
+        and headers["referrer-policy"] == "same-origin"
+    )
+    response = anonymous.post(
+        "/login",
+        data={"username": "admin", "password": "correct horse battery", "next": "//evil.example/"},
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_a_crash_shows_a_correlation_id_never_a_traceback(
+    as_role: Login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from balmon.dashboard import queries
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("database exploded: secret details")
+
+    monkeypatch.setattr(queries, "summary", broken)
+    client, _ = as_role("viewer")
+    for path in ("/", "/api/summary"):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert "secret details" not in response.text and "Traceback" not in response.text
+        assert re.search(r"[0-9a-f]{12}", response.text)
+
+
+def test_pages_render_for_a_viewer(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    for path in ("/", "/trends", "/top-customers", "/errors", "/codes", "/runs", f"/?date={DAY}"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+    overview = client.get(f"/?date={DAY}").text
+    assert (
+        'data-testid="count-pass">6<' in overview
+        and 'data-testid="count-unavailable">3<' in overview
+    )
+    error_id = client.get("/api/errors?code=TIMEOUT").json()["items"][0]["id"]
+    detail = client.get(f"/errors/{error_id}").text
+    assert (
+        "Suggested action" in detail
+        and "secret internals" not in detail
+        and "Mark resolved" not in detail
+    )
+
+
+def test_unresolved_errors_keep_original_fields(engine: Engine, as_role: Login) -> None:
+    client, csrf = as_role("admin")
+    error_id = client.get("/api/errors").json()["items"][0]["id"]
+    client.post(f"/errors/{error_id}/resolve", data={"notes": "checked", "csrf_token": csrf})
+    with engine.connect() as c:
+        row = c.execute(select(error_logs).where(error_logs.c.id == error_id)).one()
+    assert row.resolved is True and row.resolved_by == "admin" and row.error_message
