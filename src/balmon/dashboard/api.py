@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from datetime import date as _date
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -20,6 +21,7 @@ from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
 
 router = APIRouter(prefix="/api")
+T = TypeVar("T")
 Viewer = Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(RequireRole(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]
@@ -30,18 +32,41 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
+def _optional(value: str | None, parse: Callable[[str], T], name: str) -> T | None:
+    """Empty form fields mean "any"; anything else must parse."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse(value.strip())
+    except ValueError:
+        raise HTTPException(422, f"{name}: invalid value") from None
+
+
+def _boolean(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise ValueError(value)
+    return value.lower() == "true"
+
+
 def error_filter(
-    date: date | None = None,
+    date: str | None = None,
     code: str | None = None,
     severity: str | None = None,
     customer_id: str | None = None,
-    resolved: bool | None = None,
+    resolved: str | None = None,
     sort: str = "-logged_at",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ErrorFilter:
     return ErrorFilter(
-        date, code or None, severity or None, customer_id or None, resolved, sort, page, page_size
+        _optional(date, _date.fromisoformat, "date"),
+        code or None,
+        severity or None,
+        customer_id or None,
+        _optional(resolved, _boolean, "resolved"),
+        sort,
+        page,
+        page_size,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, select, true
@@ -221,32 +221,32 @@ def latest_date(c: Connection) -> date | None:
     return value
 
 
-def _period(c: Connection, granularity: str) -> Any:
+def _hour(c: Connection) -> Any:
     dialect = c.dialect.name
     if dialect == "postgresql":
-        fmt = "YYYY-MM-DD HH24:00" if granularity == "hour" else "YYYY-MM-DD"
-        return func.to_char(E.logged_at, fmt)
+        return func.to_char(E.logged_at, "YYYY-MM-DD HH24:00")
     if dialect in ("mysql", "mariadb"):
-        return func.date_format(
-            E.logged_at, "%Y-%m-%d %H:00" if granularity == "hour" else "%Y-%m-%d"
-        )
-    return func.strftime("%Y-%m-%d %H:00" if granularity == "hour" else "%Y-%m-%d", E.logged_at)
+        return func.date_format(E.logged_at, "%Y-%m-%d %H:00")
+    return func.strftime("%Y-%m-%d %H:00", E.logged_at)
 
 
 def trends(
     c: Connection, *, granularity: str, start: date, end: date, code: str | None
 ) -> list[dict[str, Any]]:
-    """Failed attempts per period (UTC) and code between two dates inclusive."""
-    period = _period(c, granularity).label("period")
-    low = datetime.combine(start, time(), UTC)
-    high = datetime.combine(end + timedelta(days=1), time(), UTC)
+    """Failed attempts per period and code, for business dates `start`..`end`.
+
+    A day is a business date; an hour is the UTC hour the attempt was logged in.
+    """
+    period = (E.business_date if granularity == "day" else _hour(c)).label("period")
     query = (
         select(period, E.error_code, func.count())
-        .where(E.logged_at >= low, E.logged_at < high, E.error_code == code if code else true())
+        .where(E.business_date >= start, E.business_date <= end)
+        .where(E.error_code == code if code else true())
         .group_by(period, E.error_code)
         .order_by(period)
     )
-    return [{"period": p, "code": k, "count": int(n)} for p, k, n in c.execute(query)]
+    rows = c.execute(query)
+    return [{"period": str(p), "code": k, "count": int(n)} for p, k, n in rows]
 
 
 def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict[str, Any]]:

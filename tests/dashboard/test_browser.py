@@ -1,0 +1,119 @@
+"""An operator's and a viewer's session in real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.dashboard.browser import ARGS, CHROMIUM, live_server, require_chromium
+from tests.dashboard.seed import DAY, PASSWORD
+
+pytestmark = pytest.mark.browser
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(app: FastAPI) -> Iterator[str]:
+    with live_server(app) as url:
+        yield url
+
+
+def _login(page: Page, base_url: str, user: str) -> None:
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(f"{base_url}/login?next=%2F")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="Overview")).to_be_visible()
+
+
+def _shot(page: Page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5000
+    if os.environ.get("BALMON_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        path.replace(DOCS_IMG / f"{name}.png")
+
+
+def test_operator_sees_counts_filters_opens_and_resolves(
+    browser: Browser, base_url: str, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/?date={DAY}")
+    expect(page.get_by_test_id("count-pass")).to_have_text("6")
+    expect(page.get_by_test_id("count-fail")).to_have_text("2")
+    expect(page.get_by_test_id("count-unavailable")).to_have_text("3")
+    page.get_by_role("link", name="Errors", exact=True).click()
+    page.locator("select[name=code]").select_option("TIMEOUT")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.errors tbody tr")).to_have_count(4)
+    expect(page.get_by_text("4 found")).to_be_visible()
+    page.locator("table.errors tbody tr a").first.click()
+    expect(page.get_by_test_id("customer")).to_have_text("T1")
+    expect(page.get_by_text("Suggested action:")).to_be_visible()
+    page.get_by_label("Notes").fill("Bank restarted the balance API at 06:40")
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.get_by_test_id("status")).to_have_text("resolved")
+    expect(page.locator("ul.history")).to_contain_text(
+        "operator resolved: Bank restarted the balance API at 06:40"
+    )
+    page.close()
+
+
+def test_a_viewer_cannot_resolve(browser: Browser, base_url: str) -> None:
+    page = browser.new_page()
+    _login(page, base_url, "viewer")
+    page.goto(f"{base_url}/errors?code=TIMEOUT")
+    page.locator("table.errors tbody tr a").first.click()
+    expect(page.get_by_test_id("status")).to_have_text("open")
+    expect(page.get_by_role("button", name="Mark resolved")).to_have_count(0)
+    error_id = page.url.rsplit("/", 1)[-1]
+    response = page.request.post(f"{base_url}/api/errors/{error_id}/resolve", data={"notes": "x"})
+    assert response.status == 403
+    page.close()
+
+
+def test_every_page_renders_with_its_chart(browser: Browser, base_url: str, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base_url}/login")
+    _shot(page, tmp_path, "login")
+    _login(page, base_url, "admin")
+    for name, path in [
+        ("overview", f"/?date={DAY}"),
+        ("errors", f"/errors?date={DAY}"),
+        ("trends", f"/trends?date={DAY}"),
+        ("top-customers", f"/top-customers?date={DAY}"),
+        ("runs", "/runs"),
+        ("codes", "/codes"),
+    ]:
+        page.goto(base_url + path)
+        expect(page.locator("h1")).to_be_visible()
+        _shot(page, tmp_path, name)
+    page.goto(f"{base_url}/trends?date={DAY}")
+    assert page.evaluate(
+        "() => window.Chart !== undefined && Chart.getChart('chart-day') !== undefined"
+    )
+    page.goto(f"{base_url}/errors?code=TIMEOUT")
+    page.locator("table.errors tbody tr a").first.click()
+    expect(page.locator("pre.trace")).to_contain_text("secret internals")
+    _shot(page, tmp_path, "error-detail")
+    assert errors == []
+    page.close()
