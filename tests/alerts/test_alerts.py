@@ -222,3 +222,20 @@ def test_email_keeps_one_customer_per_line(engine: Engine) -> None:
     lines = text.splitlines()
     assert any(line.startswith("- C1  MISSING_DATA") for line in lines)
     assert any(line.startswith("- C2  MISSING_DATA") for line in lines)
+
+
+def test_the_optional_end_of_run_summary_states_counts_and_link(engine: Engine) -> None:
+    from tests.dashboard.seed import seed_day
+
+    run_id = seed_day(engine)["run_id"]
+    with webhook_server() as hook:
+        pipeline = AlertPipeline(
+            engine=engine,
+            settings=_settings([f"json://127.0.0.1:{hook.port}/hook"], summary=True),
+            clock=SystemClock(),
+        )
+        asyncio.run(pipeline.finish(run_id))
+    summary = next(p for p in hook.posts if p["title"].startswith("[balmon] run"))
+    assert summary["title"] == f"[balmon] run {run_id} for 2026-11-27: PASS 6 FAIL 2 UNAVAILABLE 3"
+    assert "duration 42.0s" in summary["message"] and "- TIMEOUT: 1" in summary["message"]
+    assert "https://balmon.bank.example/?date=2026-11-27" in summary["message"]

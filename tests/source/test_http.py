@@ -98,7 +98,7 @@ async def test_a_trickling_server_hits_the_total_deadline(bank: tuple[Bank, str]
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await _code(source, "trickle") is ErrorCode.TIMEOUT
-    assert loop.time() - started < 1.0
+    assert loop.time() - started < 2.0
     await source.aclose()
 
 
