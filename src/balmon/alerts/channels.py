@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import SecretStr
 
@@ -40,27 +41,35 @@ class Channel:
 
 
 def _secret_parts(url: str) -> list[str]:
-    parts = urlsplit(url)
-    candidates = [parts.username or "", parts.password or ""]
+    parts = urlsplit(url.replace("#", "%23"))
+    try:
+        candidates = [parts.username or "", parts.password or ""]
+    except ValueError:
+        candidates = []
+    candidates += [part for part in parts.netloc.replace("@", ":").split(":") if len(part) >= 6]
     candidates += [seg for seg in parts.path.split("/") if len(seg) >= 6]
     candidates += [value for _, value in parse_qsl(parts.query) if len(value) >= 6]
     return sorted({c for c in candidates if c}, key=len, reverse=True)
 
 
 def _split_tags(url: str) -> tuple[str, frozenset[str]]:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
+    # Split by hand: Apprise URLs have no fragments, and `#channel` (Slack) is part of the path.
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
     tags = {
-        t.strip() for key, value in query if key == "tag" for t in value.split(",") if t.strip()
+        t.strip() for key, value in pairs if key == "tag" for t in value.split(",") if t.strip()
     }
-    rest = urlencode([(k, v) for k, v in query if k != "tag"])
-    return urlunsplit(parts._replace(query=rest)), frozenset(tags)
+    rest = urlencode([(k, v) for k, v in pairs if k != "tag"])
+    return (f"{base}?{rest}" if rest else base), frozenset(tags)
 
 
 def _name(index: int, url: str) -> str:
-    parts = urlsplit(url)
+    parts = urlsplit(url.partition("?")[0].replace("#", "%23"))
     host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # e.g. a Telegram bot token where a port would be
+        port = ""
     return f"{parts.scheme}://{host}{port} #{index}"
 
 
@@ -94,6 +103,13 @@ _WHITESPACE = re.compile(r"\s+")
 
 class AppriseNotifier:
     """Delivers through Apprise, one channel at a time, so each gets its own outcome."""
+
+    def __init__(self) -> None:
+        # Apprise's and urllib3's debug lines can carry webhook tokens: keep them out of logs.
+        quiet = logging.getLogger("apprise")
+        quiet.propagate = False
+        quiet.addHandler(logging.NullHandler())
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
     async def send(self, channel: Channel, title: str, body: str) -> None:
         import apprise
