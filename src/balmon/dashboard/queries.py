@@ -262,10 +262,14 @@ def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict
     ids = [r[0] for r in rows]
     codes: dict[str, set[str]] = {cid: set() for cid in ids}
     if ids:
-        for cid, code in c.execute(
-            select(E.customer_id, E.error_code).where(*where, E.customer_id.in_(ids)).distinct()
-        ):
-            codes[cid].add(code)
+        # By customer only (its own index), dates filtered here: a date-range condition would
+        # make the planner scan the whole range instead.
+        found = c.execute(
+            select(E.customer_id, E.error_code, E.business_date).where(E.customer_id.in_(ids))
+        )
+        for cid, code, day in found:
+            if start <= day <= end:
+                codes[cid].add(code)
     return [
         {
             "customer_id": cid,

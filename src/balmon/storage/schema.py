@@ -130,6 +130,8 @@ error_logs = Table(
     Index("idx_customer_id", "customer_id"),
     Index(None, "business_date", "error_code"),
     Index(None, "run_id", "customer_id"),
+    # Covers the dashboard's top-customers and hourly-trend queries (no table lookups).
+    Index("ix_error_logs_day_customer", "business_date", "customer_id", "logged_at", "error_code"),
 )
 
 error_log_resolutions = Table(
