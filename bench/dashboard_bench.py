@@ -1,6 +1,7 @@
 """p95 latency of every dashboard page and API call with 1,000,000 error_logs rows.
 
-Seeds 30 business dates (1M failed attempts, 300k results) into a fresh SQLite file or a fresh
+Seeds 30 business dates (1M failed attempts: failing customer-days with 1 to 4 attempts each,
+300k results) into a fresh SQLite file or a fresh
 PostgreSQL database, then times each call in-process through the ASGI app. Run by hand:
 
     .venv/bin/python bench/dashboard_bench.py --db sqlite
@@ -70,26 +71,21 @@ def fresh_database(kind: str) -> str:
 
 
 def error_rows(runs: dict[date, int]) -> list[tuple[object, ...]]:
+    """Failed customer-days with their 1 to 4 attempts (retry_count 0..3), as a run logs them."""
     rng = random.Random(7)
     codes, weights = list(CODE_WEIGHTS), list(CODE_WEIGHTS.values())
-    rows = []
-    for n in range(ERRORS):
+    rows: list[tuple[object, ...]] = []
+    n = 0
+    while len(rows) < ERRORS:
         day = LAST - timedelta(days=n % DAYS)
+        n += 1
         at = datetime(day.year, day.month, day.day, 6, tzinfo=UTC) + timedelta(
             seconds=rng.randrange(7200)
         )
-        code = rng.choices(codes, weights)[0]
-        rows.append(
-            (
-                runs[day],
-                day,
-                f"C{rng.randrange(CUSTOMERS):07d}",
-                code,
-                "simulated failure",
-                n % 4,
-                at,
-            )
-        )
+        customer, code = f"C{rng.randrange(CUSTOMERS):07d}", rng.choices(codes, weights)[0]
+        for attempt in range(min(rng.choice((1, 2, 3, 4, 4, 4)), ERRORS - len(rows))):
+            when = at + timedelta(seconds=5 * attempt)
+            rows.append((runs[day], day, customer, code, "simulated failure", attempt, when))
     return rows
 
 

@@ -106,3 +106,41 @@ def test_ensure_schema_is_idempotent(fresh_url: str) -> None:
     ensure_schema(db)
     assert current_revision(db) == head_revision()
     db.dispose()
+
+
+@on_backends()
+def test_the_customer_day_rollup_follows_every_insert(engine: Engine) -> None:
+    from datetime import date, timedelta
+
+    from balmon.storage.schema import error_customer_days
+
+    day, t0 = date(2026, 11, 27), datetime(2026, 11, 27, 6, tzinfo=UTC)
+    rows = [("C1", 0), ("C1", 1), ("C1", 2), ("C2", 0), (None, 0)]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(error_logs),
+            [
+                {
+                    "business_date": day,
+                    "customer_id": cid,
+                    "error_code": "TIMEOUT",
+                    "retry_count": n,
+                    "logged_at": t0 + timedelta(seconds=i),
+                }
+                for i, (cid, n) in enumerate(rows)
+            ],
+        )
+    with engine.connect() as connection:
+        rollup = {
+            r.customer_id: (r.errors, r.last_error_at)
+            for r in connection.execute(select(error_customer_days))
+        }
+    assert rollup == {"C1": (3, t0 + timedelta(seconds=2)), "C2": (1, t0 + timedelta(seconds=3))}
+
+
+def test_the_rollup_is_clustered_on_sqlite(engine: Engine) -> None:
+    with engine.connect() as connection:
+        sql = connection.scalar(
+            text("SELECT sql FROM sqlite_master WHERE name = 'error_customer_days'")
+        )
+    assert "WITHOUT ROWID" in sql

@@ -13,6 +13,7 @@ from balmon.errors import CODES, info
 from balmon.storage.schema import (
     alert_deliveries,
     alert_messages,
+    error_customer_days,
     error_log_resolutions,
     error_logs,
     verification_results,
@@ -250,13 +251,14 @@ def trends(
 
 
 def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict[str, Any]]:
-    where = (E.business_date >= start, E.business_date <= end, E.customer_id.is_not(None))
-    count = func.count().label("errors")
+    """Customers with the most failed attempts between two business dates (from the rollup)."""
+    d = error_customer_days.c
+    total = func.sum(d.errors).label("errors")
     rows = c.execute(
-        select(E.customer_id, count, func.max(E.logged_at))
-        .where(*where)
-        .group_by(E.customer_id)
-        .order_by(count.desc(), E.customer_id)
+        select(d.customer_id, total, func.max(d.last_error_at))
+        .where(d.business_date >= start, d.business_date <= end)
+        .group_by(d.customer_id)
+        .order_by(total.desc(), d.customer_id)
         .limit(n)
     ).all()
     ids = [r[0] for r in rows]

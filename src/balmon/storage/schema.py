@@ -134,6 +134,19 @@ error_logs = Table(
     Index("ix_error_logs_day_customer", "business_date", "customer_id", "logged_at", "error_code"),
 )
 
+# A rollup of error_logs per business date and customer, kept by database triggers, so the
+# dashboard's top customers over a week reads one row per customer-day, not every attempt.
+error_customer_days = Table(
+    "error_customer_days",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("customer_id", String(50), primary_key=True),
+    Column("errors", Integer, nullable=False),
+    Column("last_error_at", UTCDateTime, nullable=False),
+    # Clustered by (date, customer) on SQLite too, so a week's range is read sequentially.
+    sqlite_with_rowid=False,
+)
+
 error_log_resolutions = Table(
     "error_log_resolutions",
     metadata,
