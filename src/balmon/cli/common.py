@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -55,13 +54,3 @@ def storage_errors() -> Iterator[None]:
         fail(f"database unavailable: {_database_reason(exc)}", 1)
     except StorageError as exc:
         fail(f"database error: {exc}", 1)
-
-
-def guarded(command: Callable[[], None]) -> None:
-    """Run `command` inside `storage_errors` (for small commands)."""
-    with storage_errors():
-        command()
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
