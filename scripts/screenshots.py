@@ -1,6 +1,6 @@
 """Regenerate docs/img/*.png: a few days of simulated runs, then each dashboard page in Chromium.
 
-    .venv/bin/python scripts/screenshots.py
+.venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -15,17 +15,30 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from balmon.banksim import FaultPlan, Population, SimulatorConfig, SimulatorThread, write_customers_csv  # noqa: E402
+from tests.dashboard.browser import ARGS, CHROMIUM, live_server  # noqa: E402
+
+from balmon.banksim import (  # noqa: E402
+    FaultPlan,
+    Population,
+    SimulatorConfig,
+    SimulatorThread,
+    write_customers_csv,
+)
 from balmon.cli.run import run_verification  # noqa: E402
 from balmon.config import load_settings  # noqa: E402
 from balmon.dashboard import create_app  # noqa: E402
 from balmon.dashboard.auth import Role, add_user  # noqa: E402
 from balmon.engine import RunRequest  # noqa: E402
 from balmon.storage import make_engine  # noqa: E402
-from tests.dashboard.browser import ARGS, CHROMIUM, live_server  # noqa: E402
 
-PAGES = [("overview", "/"), ("errors", "/errors"), ("trends", "/trends"), ("top-customers", "/top-customers"),
-         ("runs", "/runs"), ("codes", "/codes")]
+PAGES = [
+    ("overview", "/"),
+    ("errors", "/errors"),
+    ("trends", "/trends"),
+    ("top-customers", "/top-customers"),
+    ("runs", "/runs"),
+    ("codes", "/codes"),
+]
 
 
 def main() -> None:
@@ -34,17 +47,30 @@ def main() -> None:
     url = f"sqlite:///{work / 'balmon.db'}"
     today = date.today()
     for days_ago, rate in ((3, 0.04), (2, 0.12), (1, 0.06), (0, 0.08)):
-        config = SimulatorConfig(Population(generated=3000, seed=days_ago), FaultPlan({}, rate, seed=days_ago), trickle_interval=0.05)
+        config = SimulatorConfig(
+            Population(generated=3000, seed=days_ago),
+            FaultPlan({}, rate, seed=days_ago),
+            trickle_interval=0.05,
+        )
         with SimulatorThread(config) as sim:
             settings = load_settings(
-                None, database={"url": url}, source={"url": sim.url, "timeout_seconds": 0.3},
-                retry={"delays_seconds": [0.05, 0.1, 0.2]}, alerts={"group_wait_seconds": 0.1},
+                None,
+                database={"url": url},
+                source={"url": sim.url, "timeout_seconds": 0.3},
+                retry={"delays_seconds": [0.05, 0.1, 0.2]},
+                alerts={"group_wait_seconds": 0.1},
                 logging={"file": work / "balmon.log"},
             )
-            run_verification(settings, RunRequest(today - timedelta(days=days_ago), "normal", customers))
+            run_verification(
+                settings, RunRequest(today - timedelta(days=days_ago), "normal", customers)
+            )
     engine = make_engine(url)
     add_user(engine, "ops", "screenshots-only", Role.ADMIN, datetime.now(UTC))
-    app = create_app(settings=load_settings(None, database={"url": url}), engine=engine, run_starter=lambda d: None)
+    app = create_app(
+        settings=load_settings(None, database={"url": url}),
+        engine=engine,
+        run_starter=lambda d: None,
+    )
     out = ROOT / "docs" / "img"
     out.mkdir(parents=True, exist_ok=True)
     with live_server(app) as base, sync_playwright() as p:
@@ -58,7 +84,9 @@ def main() -> None:
         for name, path in PAGES:
             page.goto(base + path)
             page.wait_for_timeout(300)
-            page.screenshot(path=str(out / f"{name}.png"), full_page=name not in ("errors", "codes"))
+            page.screenshot(
+                path=str(out / f"{name}.png"), full_page=name not in ("errors", "codes")
+            )
         page.goto(f"{base}/errors?code=TIMEOUT")
         page.locator("table.errors tbody tr a").first.click()
         page.screenshot(path=str(out / "error-detail.png"), full_page=True)
