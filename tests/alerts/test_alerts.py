@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,14 @@ def _mailto(port: int) -> str:
     return f"mailto://127.0.0.1:{port}?from=balmon@bank.example&to=ops@bank.example&mode=insecure"
 
 
+def _alerts_cli(engine: Engine, urls: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `balmon alerts ARGS` in a real process configured through the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
+    env.update(BALMON_DATABASE__URL=str(engine.url), BALMON_ALERTS__URLS=json.dumps(urls))
+    command = [sys.executable, "-m", "balmon", "alerts", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
 def _finish(engine: Engine, settings: AlertSettings, run_id: int) -> dict[str, int]:
     pipeline = AlertPipeline(engine=engine, settings=settings, clock=SystemClock())
     return asyncio.run(pipeline.finish(run_id))
@@ -114,29 +123,15 @@ def test_a_channel_down_during_the_run_is_delivered_by_flush_once(
         with engine.connect() as c:
             delivery = c.execute(select(alert_deliveries)).one()
         assert delivery.status == "pending" and delivery.attempts == 3 and delivery.last_error
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
-        env.update(BALMON_DATABASE__URL=str(engine.url), BALMON_ALERTS__URLS=f'["{url}"]')
-        flush = [sys.executable, "-m", "balmon", "alerts", "flush"]
-        down = subprocess.run(
-            flush, env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        down = _alerts_cli(engine, [url], "flush")
         assert down.returncode == 1 and "1 deliveries still pending" in down.stderr
         hook.status = 200
-        up = subprocess.run(flush, env=env, capture_output=True, text=True, timeout=60, check=False)
+        up = _alerts_cli(engine, [url], "flush")
         assert up.returncode == 0, up.stderr
-        again = subprocess.run(
-            flush, env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        again = _alerts_cli(engine, [url], "flush")
         assert again.returncode == 0
         assert len(hook.posts) == 1
-        listing = subprocess.run(
-            [sys.executable, "-m", "balmon", "alerts", "list"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        listing = _alerts_cli(engine, [url], "list")
     assert (
         "sent" in listing.stdout
         and "json://127.0.0.1" in listing.stdout
@@ -191,20 +186,9 @@ def test_sms_channels_get_a_short_text_and_routes_pick_channels(engine: Engine) 
 
 def test_alerts_test_reports_each_channel(engine: Engine) -> None:
     with smtp_server() as (mailbox, port), webhook_server() as hook:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
         dead = "json://127.0.0.1:1/nothing-listens-here"
         urls = [_mailto(port), f"json://127.0.0.1:{hook.port}/hook", dead]
-        env.update(
-            BALMON_DATABASE__URL=str(engine.url), BALMON_ALERTS__URLS=str(urls).replace("'", '"')
-        )
-        result = subprocess.run(
-            [sys.executable, "-m", "balmon", "alerts", "test"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _alerts_cli(engine, urls, "test")
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("mailto://127.0.0.1") and lines[0].endswith(": ok")
