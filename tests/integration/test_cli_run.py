@@ -26,7 +26,9 @@ def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
     env.update(
         BALMON_DATABASE__URL=f"sqlite:///{tmp_path / 'balmon.db'}",
         BALMON_SOURCE__URL=url,
-        BALMON_SOURCE__TIMEOUT_SECONDS="0.5",
+        # No fault in these tests hangs: a generous deadline keeps a loaded machine from
+        # turning a quick reset into a TIMEOUT.
+        BALMON_SOURCE__TIMEOUT_SECONDS="3",
         BALMON_RETRY__DELAYS_SECONDS="[0.05, 0.1, 0.2]",
         BALMON_ENGINE__COMMIT_INTERVAL_SECONDS="0.1",
         BALMON_LOGGING__FILE=str(tmp_path / "balmon.log"),

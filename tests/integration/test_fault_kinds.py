@@ -51,7 +51,7 @@ def _run(engine: Engine, tmp_path: Path) -> tuple[RunSummary, dict[str, int]]:
     simulator = start_simulator(customers, faults)
     try:
         settings = fast_settings(
-            str(engine.url), source={"url": simulator.url, "timeout_seconds": 0.3}
+            str(engine.url), source={"url": simulator.url, "timeout_seconds": 0.6}
         )
 
         async def go() -> RunSummary:

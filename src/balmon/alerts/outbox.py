@@ -19,7 +19,7 @@ from balmon.storage.schema import alert_deliveries, alert_messages, alerts
 class GroupKey:
     run_id: int
     business_date: date
-    error_code: str
+    error_code: str | None  # None for a run's summary message
 
 
 class GroupTaken(Exception):
@@ -82,15 +82,16 @@ def group(
     customers = [
         AlertedCustomer(r.customer_id, r.error_code, r.failed_at, r.attempts) for r in listed
     ]
+    code = str(key.error_code)
     rendered = render_group(
         business_date=key.business_date,
         run_id=key.run_id,
-        code=key.error_code,
+        code=code,
         customers=customers,
         total=total,
         dashboard_url=settings.dashboard_url,
     )
-    severity = info(key.error_code).severity.value
+    severity = info(code).severity.value
     message_id = add_message(
         connection,
         rendered,
@@ -135,7 +136,9 @@ def add_message(
             created_at=now,
         )
     )
-    message_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    key_row = result.inserted_primary_key
+    assert key_row is not None
+    message_id = int(key_row[0])
     if channels:
         connection.execute(
             insert(alert_deliveries),

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
@@ -99,7 +99,7 @@ class AlertPipeline:
             if remaining > 0:
                 await self._clock.sleep(remaining)
 
-    def _group(self, *, run_id: int | None, older_than: Any) -> int:
+    def _group(self, *, run_id: int | None, older_than: datetime | None) -> int:
         made = 0
         with self._engine.connect() as connection:
             keys = outbox.ready_groups(connection, older_than=older_than, run_id=run_id)
@@ -143,7 +143,7 @@ class AlertPipeline:
                 duration=(end - run.started_at).total_seconds(),
                 dashboard_url=self._settings.dashboard_url,
             )
-            key = outbox.GroupKey(run_id, run.business_date, None)  # type: ignore[arg-type]
+            key = outbox.GroupKey(run_id, run.business_date, None)
             outbox.add_message(
                 connection,
                 rendered,

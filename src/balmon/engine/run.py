@@ -84,6 +84,7 @@ class VerificationRun:
         self._alerts = alerts
         self._stream = progress_stream
         self._owner = owner or Owner.me()
+        self._policy = RetryPolicy.from_settings(settings.retry)
 
     async def execute(self, request: RunRequest) -> RunSummary:
         """Run (or resume) the date; returns the summary. Completed dates are not run again."""
@@ -148,8 +149,10 @@ class VerificationRun:
             clock=self._clock,
             outage_timeout=settings.source.outage_timeout_seconds,
         )
+        # One limiter and one breaker shared by all workers: they guard the bank, not a worker.
+        limiter = RateLimiter(settings.source.max_requests_per_second, self._clock)
         workers = [
-            self._worker(opened.run_id, breaker, queue, writer, tally)
+            self._worker(opened.run_id, breaker, limiter, queue, writer, tally)
             for _ in range(settings.engine.concurrency)
         ]
         progress = Progress(tally=tally, total=total, clock=self._clock, stream=self._stream)
@@ -169,6 +172,7 @@ class VerificationRun:
         self,
         run_id: int,
         breaker: CircuitBreaker,
+        limiter: RateLimiter,
         queue: WorkQueue,
         writer: BatchWriter,
         tally: Tally,
@@ -176,9 +180,9 @@ class VerificationRun:
         return Worker(
             run_id=run_id,
             source=self._source,
-            policy=RetryPolicy.from_settings(self._settings.retry),
+            policy=self._policy,
             breaker=breaker,
-            limiter=self._limiter,
+            limiter=limiter,
             queue=queue,
             writer=writer,
             clock=self._clock,
@@ -186,14 +190,6 @@ class VerificationRun:
             tally=tally,
             outage_seconds=self._settings.source.outage_timeout_seconds,
         )
-
-    @property
-    def _limiter(self) -> RateLimiter:
-        if not hasattr(self, "_shared_limiter"):
-            self._shared_limiter = RateLimiter(
-                self._settings.source.max_requests_per_second, self._clock
-            )
-        return self._shared_limiter
 
     def _customers(
         self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
