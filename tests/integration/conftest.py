@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from balmon.banksim import SimulatorThread, config_from_options
-
-
-@pytest.fixture
-def faults_file(tmp_path: Path) -> Path:
-    return tmp_path / "faults.csv"
 
 
 def start_simulator(
@@ -26,17 +18,3 @@ def start_simulator(
         trickle_interval=trickle,
     )
     return SimulatorThread(config).start()
-
-
-@pytest.fixture
-def simulator_factory() -> Iterator[type[SimulatorThread]]:
-    started: list[SimulatorThread] = []
-
-    class Tracked(SimulatorThread):
-        def start(self) -> SimulatorThread:
-            started.append(self)
-            return super().start()
-
-    yield Tracked
-    for sim in started:
-        sim.stop()

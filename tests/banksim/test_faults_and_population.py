@@ -1,0 +1,76 @@
+"""The simulator's fault plans and populations (its HTTP behaviour is tested end to end)."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from balmon.banksim import (
+    Fault,
+    FaultPlan,
+    Population,
+    parse_fault,
+    read_faults,
+    write_customers_csv,
+)
+
+
+def test_fault_specs_parse_and_bad_ones_say_why() -> None:
+    assert parse_fault("timeout") == Fault("timeout")
+    assert parse_fault(" status:503 ") == Fault("status", 503.0)
+    assert parse_fault("flaky:2") == Fault("flaky", 2.0)
+    for bad, reason in [
+        ("boom", "unknown"),
+        ("status:99", "range"),
+        ("slow:x", "not a number"),
+        ("null:1", "unknown"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            parse_fault(bad)
+
+
+def test_a_faults_file_names_its_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "faults.csv"
+    path.write_text("customer_id,fault\n# comment\n\nC1,null\nC2 , slow:0.5\n")
+    assert read_faults(path) == {"C1": Fault("null"), "C2": Fault("slow", 0.5)}
+    path.write_text("C1,null\nC2,boom\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_faults(path)
+
+
+def test_a_fault_rate_is_deterministic_roughly_respected_and_overridable() -> None:
+    ids = [f"C{i:07d}" for i in range(1, 20_001)]
+    plan = FaultPlan({"C0000001": Fault("negative")}, 0.1, seed=7)
+    faulty = plan.faulty(ids)
+    assert faulty == FaultPlan({"C0000001": Fault("negative")}, 0.1, seed=7).faulty(ids)
+    assert 1_800 < len(faulty) < 2_200
+    assert faulty["C0000001"] == Fault("negative")
+    assert len({f.kind for f in faulty.values()}) >= 10
+    assert FaultPlan({}, 0.0, seed=7).faulty(ids) == {}
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        FaultPlan({}, 1.5, seed=7)
+
+
+def test_generated_population_needs_no_list_and_balances_are_stable_cents() -> None:
+    population = Population(generated=1_000_000)
+    assert "C0000001" in population and "C1000000" in population
+    assert (
+        "C1000001" not in population
+        and "C0000000" not in population
+        and "X0000001" not in population
+    )
+    balance = population.balance("C0000042")
+    assert balance == population.balance("C0000042") and Decimal(0) <= balance < Decimal(100_000)
+    assert balance.as_tuple().exponent == -2
+
+
+def test_the_customer_file_matches_the_population(tmp_path: Path) -> None:
+    path = write_customers_csv(tmp_path / "c.csv", 500)
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["customer_id"] for r in rows] == [f"C{i:07d}" for i in range(1, 501)]
+    assert {r["min_balance"] for r in rows} >= {"", "100.00", "1000000.00"}
+    assert all(r["customer_id"] in Population.from_file(path) for r in rows[:10])
