@@ -6,7 +6,7 @@ the TOML file, then these defaults. Durations are float seconds; money is `Decim
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -87,6 +87,7 @@ class EngineSettings(Section):
     heartbeat_seconds: Seconds = 5.0
     commit_interval_seconds: Seconds = 1.0
     write_batch_size: PositiveInt = 2000
+    shutdown_grace_seconds: Seconds = 20.0
 
 
 class VerificationSettings(Section):
@@ -104,6 +105,7 @@ class VerificationSettings(Section):
 class AlertSettings(Section):
     urls: list[SecretStr] = Field(default_factory=list)
     group_wait_seconds: NonNegativeFloat = 30.0
+    flush_interval_seconds: Seconds = 60.0
     max_customers_per_message: PositiveInt = 50
     delivery_attempts: PositiveInt = 3
     delivery_backoff_seconds: NonNegativeFloat = 1.0
@@ -115,20 +117,30 @@ class AlertSettings(Section):
 class DashboardSettings(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    # Deprecated: sessions live in the database; kept so old configuration files still load.
     secret_key: SecretStr | None = None
     session_idle_minutes: PositiveInt = 30
     metrics_public: bool = False
 
 
+
 class ScheduleSettings(Section):
     cron: str = "0 6 * * *"
     timezone: str = "UTC"
+    date_lag_days: Annotated[int, Field(ge=0, le=31)] = 1
+    business_days_only: bool = False
+    holidays: list[date] = Field(default_factory=list)
+    catch_up_days: Annotated[int, Field(ge=0, le=31)] = 3
+    deadline: time | None = None
+    enabled: bool = True
 
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
+        if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
+            raise ValueError(
+                f"not a valid cron expression (5 fields, or 6 with seconds last): {value!r}"
+            )
         return value
 
     @field_validator("timezone")
@@ -140,8 +152,18 @@ class ScheduleSettings(Section):
             raise ValueError(f"unknown time zone: {value!r}") from None
         return value
 
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _hours_minutes(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return datetime.strptime(value, "%H:%M").time()
+            except ValueError:
+                raise ValueError(f"expected HH:MM, got {value!r}") from None
+        return value
+
     def today(self, now: datetime) -> date:
-        """The business date `now` falls on in the schedule's time zone."""
+        """The calendar date `now` falls on in the schedule's time zone."""
         return now.astimezone(ZoneInfo(self.timezone)).date()
 
 

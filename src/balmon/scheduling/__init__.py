@@ -1,0 +1,7 @@
+"""Where the daily run is started from: the schedule, the scheduler loop and the missed-run alarm."""
+
+from __future__ import annotations
+
+from balmon.scheduling.calendar import BusinessCalendar, Schedule
+
+__all__ = ["BusinessCalendar", "Schedule"]
