@@ -90,7 +90,10 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     assert bad_date.returncode == 2 and "--date" in bad_date.stderr
 
 
-def test_killed_run_resumes_with_exactly_one_result_per_customer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_killed_or_stopped_run_resumes_with_exactly_one_result_per_customer(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     count = 1500
     customers = write_customers(tmp_path / "c.csv", [(f"K{i:05d}", "0") for i in range(count)])
     faults = tmp_path / "f.csv"
@@ -110,14 +113,23 @@ def test_killed_run_resumes_with_exactly_one_result_per_customer(tmp_path: Path)
             str(customers),
         ]
         victim = subprocess.Popen(
-            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         done_before = _wait_for_results(db, at_least=200)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
+        victim.send_signal(signum)
+        _, stderr = victim.communicate(timeout=30)
         with db.connect() as c:
             committed = set(c.scalars(select(verification_results.c.customer_id)))
+            status = c.scalar(select(verification_runs.c.status))
         assert 0 < len(committed) < count, done_before
+        if signum != signal.SIGKILL:
+            # A clean stop: one line, the shell's exit code, the run marked for resumption.
+            assert victim.returncode == 128 + signum, stderr
+            assert (
+                stderr.strip()
+                == f"balmon: stopped by {signum.name}: run the same date again to resume"
+            )
+            assert status == "interrupted"
         resumed = _balmon(env, "--date", "2026-11-21", "--customers", str(customers), "--json")
         assert resumed.returncode == 0, resumed.stderr
         summary = json.loads(resumed.stdout.strip().splitlines()[-1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -19,6 +18,7 @@ from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, VerificationRun, render
 from balmon.engine.lease import Mode
 from balmon.errors import RunRefused
+from balmon.lifecycle import Shutdown
 from balmon.source import HttpBalanceSource
 from balmon.storage import ensure_schema, make_engine
 
@@ -32,13 +32,15 @@ def _parse_date(value: str | None, settings: Settings) -> date:
         fail(f"--date: expected YYYY-MM-DD, got {value!r}", 2)
 
 
-async def _execute(settings: Settings, request: RunRequest) -> RunSummary:
+async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdown]) -> RunSummary:
+    task = asyncio.current_task()
+    assert task is not None
+    shutdown = Shutdown(grace=settings.engine.shutdown_grace_seconds, stop=task.cancel)
+    shutdown.install()
+    stopped.append(shutdown)
     engine = make_engine(settings.database.url)
     await asyncio.to_thread(ensure_schema, engine)
     source = HttpBalanceSource(settings=settings.source, concurrency=settings.engine.concurrency)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
         alerts = AlertPipeline(engine=engine, settings=settings.alerts, clock=SystemClock())
         run = VerificationRun(settings=settings, engine=engine, source=source, alerts=alerts)
@@ -49,14 +51,18 @@ async def _execute(settings: Settings, request: RunRequest) -> RunSummary:
 
 
 def run_verification(settings: Settings, request: RunRequest) -> RunSummary:
-    """Run the date and return its summary; errors end the command with one line."""
+    """Run the date and return its summary; errors and signals end the command with one line."""
+    stopped: list[Shutdown] = []
     with storage_errors():
         try:
-            return aio.run(_execute(settings, request))
+            return aio.run(_execute(settings, request, stopped))
         except RunRefused as exc:
             fail(str(exc), 1)
-        except KeyboardInterrupt:
-            fail("interrupted: run the same date again to resume", 130)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            shutdown = stopped[0] if stopped else None
+            name = shutdown.name if shutdown and shutdown.requested else "SIGINT"
+            code = shutdown.exit_code if shutdown and shutdown.requested else 130
+            fail(f"stopped by {name}: run the same date again to resume", code)
 
 
 def run_command(

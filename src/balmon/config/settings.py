@@ -123,7 +123,6 @@ class DashboardSettings(Section):
     metrics_public: bool = False
 
 
-
 class ScheduleSettings(Section):
     cron: str = "0 6 * * *"
     timezone: str = "UTC"

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from balmon.engine.state import latest_run
 from balmon.errors import RunRefused, StorageError
 from balmon.storage.schema import run_leases, verification_runs
 
@@ -83,16 +84,6 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
         raise RunRefused(f"another process took over the run for {day} just now")
 
 
-def _latest_run(connection: Connection, day: date) -> Row[Any] | None:
-    query = (
-        select(verification_runs)
-        .where(verification_runs.c.business_date == day)
-        .order_by(verification_runs.c.id.desc())
-        .limit(1)
-    )
-    return connection.execute(query).first()
-
-
 def _create(connection: Connection, day: date, kind: str, parent: int | None, **run: object) -> int:
     result = connection.execute(
         insert(verification_runs).values(
@@ -117,7 +108,7 @@ def open_run(
     """Take the date's lease, then resume its unfinished run or start the run `mode` asks for."""
     with engine.begin() as connection:
         _claim(connection, business_date, me, now, stale_after)
-        latest = _latest_run(connection, business_date)
+        latest = latest_run(connection, business_date)
         lease = {"lease_host": me.host, "lease_pid": me.pid, "heartbeat_at": now}
         opened = _choose(connection, latest, business_date, mode, customers_file, lease, now)
         run_id = opened.run_id

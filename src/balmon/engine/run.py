@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -54,6 +54,9 @@ class AlertHook(Protocol):
         ...
 
 
+OpenHook = Callable[[OpenedRun | AlreadyCompleted], None]
+
+
 @dataclass(frozen=True, slots=True)
 class RunRequest:
     business_date: date
@@ -86,10 +89,16 @@ class VerificationRun:
         self._owner = owner or Owner.me()
         self._policy = RetryPolicy.from_settings(settings.retry)
 
-    async def execute(self, request: RunRequest) -> RunSummary:
-        """Run (or resume) the date; returns the summary. Completed dates are not run again."""
+    async def execute(self, request: RunRequest, *, on_open: OpenHook | None = None) -> RunSummary:
+        """Run (or resume) the date; returns the summary. Completed dates are not run again.
+
+        `on_open` learns the claim's outcome as soon as the date's lease is taken, so a caller
+        that starts the run in the background can report it before the run ends.
+        """
         path = self._customers_path(request)
         opened = await asyncio.to_thread(self._open, request, path)
+        if on_open is not None:
+            on_open(opened)
         if isinstance(opened, AlreadyCompleted):
             summary = await asyncio.to_thread(summarize, self._engine, opened.run_id)
             return replace(summary, already_completed=True)
@@ -156,17 +165,25 @@ class VerificationRun:
             for _ in range(settings.engine.concurrency)
         ]
         progress = Progress(tally=tally, total=total, clock=self._clock, stream=self._stream)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(writer.run())
-            beat = group.create_task(self._heartbeat(opened.run_id, day))
-            shown = group.create_task(progress.run())
-            helpers = [beat, shown]
-            if self._alerts is not None:
-                helpers.append(group.create_task(self._alerts.watch(opened.run_id)))
-            await asyncio.gather(*(worker.run() for worker in workers))
+        # The writer lives outside the group: when the run is stopped (SIGTERM, Ctrl-C) the
+        # workers are cancelled, but what they finished is still committed before the run
+        # is marked interrupted.
+        writing = asyncio.create_task(writer.run())
+        try:
+            async with asyncio.TaskGroup() as group:
+                beat = group.create_task(self._heartbeat(opened.run_id, day))
+                shown = group.create_task(progress.run())
+                # A failing writer (database gone) must stop the workers, as a group member would.
+                watched = group.create_task(_raise_if_fails(writing))
+                helpers = [beat, shown, watched]
+                if self._alerts is not None:
+                    helpers.append(group.create_task(self._alerts.watch(opened.run_id)))
+                await asyncio.gather(*(worker.run() for worker in workers))
+                for task in helpers:
+                    task.cancel()
+        finally:
             writer.stop()
-            for task in helpers:
-                task.cancel()
+            await asyncio.shield(writing)
 
     def _worker(
         self,
@@ -269,7 +286,12 @@ class VerificationRun:
                     reason=reason,
                 )
             )
-        log.error("run %s", status, extra={"run_id": opened.run_id, "reason": reason})
+        level = logging.WARNING if interrupted else logging.ERROR
+        log.log(level, "run %s", status, extra={"run_id": opened.run_id, "reason": reason})
+
+
+async def _raise_if_fails(task: asyncio.Task[None]) -> None:
+    await asyncio.shield(task)
 
 
 def _checked(customers: Iterator[Customer]) -> Iterator[Customer]:

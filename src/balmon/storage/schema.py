@@ -209,6 +209,30 @@ alert_deliveries = Table(
     Index(None, "status"),
 )
 
+run_alarms = Table(
+    "run_alarms",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("reason", String(20), primary_key=True),
+    Column("detail", Text, nullable=False),
+    Column("message_id", BigId, ForeignKey("alert_messages.id")),
+    Column("raised_by", String(255), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    CheckConstraint("reason IN ('missed', 'failed')", name="reason"),
+)
+
+scheduler_instances = Table(
+    "scheduler_instances",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("last_fired_at", UTCDateTime),
+    Column("next_firing_at", UTCDateTime),
+    Column("next_business_date", Date),
+    Column("stopped_at", UTCDateTime),
+)
+
 users = Table(
     "users",
     metadata,

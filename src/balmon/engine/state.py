@@ -1,0 +1,87 @@
+"""What state a business date is in: its latest run, and whether that run is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from balmon.storage.schema import verification_runs
+
+
+class DateState(StrEnum):
+    COMPLETED = "completed"
+    RUNNING = "running"
+    STALLED = "stalled"  # "running", but its owner stopped renewing the lease
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class DateStatus:
+    business_date: date
+    state: DateState
+    run_id: int | None = None
+    reason: str | None = None
+    finished_at: datetime | None = None
+    total: int = 0
+    owner: str | None = None
+
+    def describe(self) -> str:
+        """One line for an operator or a job monitor."""
+        day, run = self.business_date, f"run {self.run_id}"
+        if self.state is DateState.COMPLETED:
+            when = self.finished_at.strftime("%Y-%m-%d %H:%M:%SZ") if self.finished_at else "?"
+            return f"{day}: completed ({run}, {self.total:,} customers, finished {when})"
+        if self.state is DateState.MISSING:
+            return f"{day}: no run yet"
+        if self.state is DateState.RUNNING:
+            return f"{day}: still running ({run} on {self.owner})"
+        if self.state is DateState.STALLED:
+            return f"{day}: stalled ({run} on {self.owner} stopped renewing its lease)"
+        if self.state is DateState.INTERRUPTED:
+            return f"{day}: interrupted ({run}); `balmon run --date {day}` resumes it"
+        return f"{day}: failed ({run}): {self.reason or 'no reason recorded'}"
+
+
+def latest_run(connection: Connection, day: date) -> Row[Any] | None:
+    """The newest run of the business date, whatever its state."""
+    query = (
+        select(verification_runs)
+        .where(verification_runs.c.business_date == day)
+        .order_by(verification_runs.c.id.desc())
+        .limit(1)
+    )
+    return connection.execute(query).first()
+
+
+def date_status(
+    connection: Connection, day: date, *, now: datetime, stale_after: float
+) -> DateStatus:
+    """The state of `day`, judged by its newest run."""
+    row = latest_run(connection, day)
+    if row is None:
+        return DateStatus(day, DateState.MISSING)
+    state = DateState(row.status)
+    if state is DateState.RUNNING:
+        beat = row.heartbeat_at or row.started_at
+        if (now - beat).total_seconds() >= stale_after:
+            state = DateState.STALLED
+    owner = f"host {row.lease_host} pid {row.lease_pid}" if row.lease_host else None
+    return DateStatus(day, state, row.id, row.reason, row.finished_at, row.total, owner)
+
+
+def completed_dates(connection: Connection, days: list[date]) -> set[date]:
+    """Which of `days` have a completed newest run."""
+    if not days:
+        return set()
+    r = verification_runs.c
+    rows = connection.execute(
+        select(r.business_date, r.status, r.id).where(r.business_date.in_(days)).order_by(r.id)
+    ).all()
+    newest = {row.business_date: row.status for row in rows}
+    return {day for day, status in newest.items() if status == "completed"}
