@@ -211,9 +211,9 @@ def calls(error_id: int) -> list[str]:
 
 
 def measure(engine: Engine, repeat: int) -> None:
-    settings = load_settings(None, dashboard={"secret_key": "bench"})
+    settings = load_settings(None)
     token = create_token(engine, f"bench-{uuid.uuid4().hex[:6]}", Role.ADMIN, datetime.now(UTC))
-    app = create_app(settings=settings, engine=engine, run_starter=lambda d: None)
+    app = create_app(settings=settings, engine=engine)
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         print(f"{'call':<62} {'p50 ms':>8} {'p95 ms':>8}")

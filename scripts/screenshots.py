@@ -69,7 +69,6 @@ def main() -> None:
     app = create_app(
         settings=load_settings(None, database={"url": url}),
         engine=engine,
-        run_starter=lambda d: None,
     )
     out = ROOT / "docs" / "img"
     out.mkdir(parents=True, exist_ok=True)

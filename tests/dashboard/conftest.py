@@ -13,21 +13,32 @@ from sqlalchemy import Engine
 
 from balmon.config import load_settings
 from balmon.dashboard import create_app
+from balmon.scheduling.launcher import Launch, LaunchState
 from tests.dashboard.seed import PASSWORD, seed_day
 
 
-@pytest.fixture
-def started_runs() -> list[date]:
-    return []
+class RecordingStarter:
+    """A run starter that records the dates and answers with a fixed outcome."""
+
+    def __init__(self) -> None:
+        self.dates: list[date] = []
+        self.state = LaunchState.RUNNING
+
+    async def start(self, day: date) -> Launch:
+        self.dates.append(day)
+        return Launch(day, self.state, 7, None if self.state is LaunchState.RUNNING else "no")
 
 
 @pytest.fixture
-def app(engine: Engine, started_runs: list[date]) -> FastAPI:
+def started_runs() -> RecordingStarter:
+    return RecordingStarter()
+
+
+@pytest.fixture
+def app(engine: Engine, started_runs: RecordingStarter) -> FastAPI:
     seed_day(engine)
-    settings = load_settings(
-        None, database={"url": str(engine.url)}, dashboard={"secret_key": "k" * 32}
-    )
-    return create_app(settings=settings, engine=engine, run_starter=started_runs.append)
+    settings = load_settings(None, database={"url": str(engine.url)})
+    return create_app(settings=settings, engine=engine, run_starter=started_runs)
 
 
 @pytest.fixture

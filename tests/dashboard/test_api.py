@@ -15,8 +15,9 @@ from sqlalchemy import Engine, select, update
 
 from balmon.dashboard.auth import Role, create_token, revoke_token
 from balmon.dashboard.security import RequireRole
+from balmon.scheduling.launcher import LaunchState
 from balmon.storage.schema import error_log_resolutions, error_logs, sessions
-from tests.dashboard.conftest import log_in
+from tests.dashboard.conftest import RecordingStarter, log_in
 from tests.dashboard.seed import DAY, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
@@ -204,10 +205,20 @@ def test_revoked_tokens_stop_working(engine: Engine, anonymous: TestClient) -> N
     assert anonymous.get("/api/runs", headers=header).status_code == 401
 
 
-def test_admin_starts_a_run(as_role: Login, started_runs: list[date]) -> None:
+def test_admin_starts_a_run_and_sees_the_claims_real_outcome(
+    as_role: Login, started_runs: RecordingStarter
+) -> None:
     client, csrf = as_role("admin")
     response = client.post("/api/runs", json={"date": "2026-11-28"}, headers={"X-CSRF-Token": csrf})
-    assert response.status_code == 202 and started_runs == [date(2026, 11, 28)]
+    assert response.status_code == 202 and started_runs.dates == [date(2026, 11, 28)]
+    assert response.json()["state"] == "running" and response.json()["run_id"] == 7
+    started_runs.state = LaunchState.REFUSED
+    refused = client.post("/api/runs", json={"date": "2026-11-28"}, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 409 and refused.json()["reason"] == "no"
+    started_runs.state = LaunchState.FAILED
+    page = client.post("/runs", data={"date": "2026-11-28", "csrf_token": csrf})
+    shown = client.get(page.headers["location"]).text
+    assert "run for 2026-11-28 failed (run 7): no" in shown and 'class="flash bad"' in shown
 
 
 def test_logout_really_ends_the_session(anonymous: TestClient) -> None:

@@ -120,3 +120,30 @@ def render_summary(
     if dashboard_url:
         lines.append(f"Dashboard: {dashboard_url.rstrip('/')}/?date={business_date}")
     return Rendered(title, "\n".join(lines), title.removeprefix("[balmon] "))
+
+
+_ALARM_ACTION = {
+    "missed": "Check that a scheduler is running (`balmon serve` or `balmon scheduler`) and "
+    "that the bank API answers, then run the date: `balmon run --date {day}`.",
+    "failed": "Read the reason, fix its cause (configuration, customer file, database), "
+    "then run the date again: `balmon run --date {day}`.",
+}
+
+
+def render_alarm(
+    *, business_date: date, reason: str, detail: str, dashboard_url: str | None
+) -> Rendered:
+    """The CRITICAL message for a business date whose run is missing or failed."""
+    what = "has no completed run" if reason == "missed" else "run failed"
+    title = f"[balmon] CRITICAL: {business_date} {what}"
+    lines = [
+        f"Business date: {business_date}",
+        f"Problem: {detail}",
+        f"Suggested action: {_ALARM_ACTION[reason].format(day=business_date)}",
+        "See docs/troubleshooting.md, 'The day's run is missing'.",
+    ]
+    if dashboard_url:
+        lines.append(f"Dashboard: {dashboard_url.rstrip('/')}/runs")
+    short = f"balmon CRITICAL: {business_date} {what}. {detail}"
+    short = short if len(short) <= SMS_LIMIT else short[: SMS_LIMIT - 3] + "..."
+    return Rendered(title, "\n".join(lines), short)

@@ -17,7 +17,7 @@ from balmon.storage.schema import alert_deliveries, alert_messages, alerts
 
 @dataclass(frozen=True, slots=True)
 class GroupKey:
-    run_id: int
+    run_id: int | None  # None for a message about a date rather than a run (an alarm)
     business_date: date
     error_code: str | None  # None for a run's summary message
 
@@ -83,6 +83,7 @@ def group(
         AlertedCustomer(r.customer_id, r.error_code, r.failed_at, r.attempts) for r in listed
     ]
     code = str(key.error_code)
+    assert key.run_id is not None  # customer alerts always belong to a run
     rendered = render_group(
         business_date=key.business_date,
         run_id=key.run_id,

@@ -1,4 +1,4 @@
-"""`balmon serve`, `balmon users ...` and `balmon tokens ...`."""
+"""`balmon users ...` and `balmon tokens ...`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import Engine
 
 from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
-from balmon.dashboard import auth, serve
+from balmon.dashboard import auth
 from balmon.dashboard.auth import Role, UserError
 from balmon.storage import ensure_schema, make_engine
 
@@ -24,18 +24,6 @@ def _engine(config: Path | None) -> Engine:
     engine = make_engine(settings.database.url)
     ensure_schema(engine)
     return engine
-
-
-def serve_command(config: ConfigOption = None) -> None:
-    """Serve the monitoring dashboard and JSON API on dashboard.host:dashboard.port."""
-    settings = settings_or_exit(config)
-    if settings.dashboard.secret_key is None:
-        fail("config error: dashboard.secret_key: required to serve the dashboard", 2)
-    with storage_errors():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
-    typer.echo(f"balmon dashboard on http://{settings.dashboard.host}:{settings.dashboard.port}/")
-    serve(settings=settings, engine=engine)
 
 
 def _read_password() -> str:

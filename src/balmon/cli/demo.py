@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 
 from balmon import logs
 from balmon.banksim import (
@@ -108,18 +107,16 @@ def _explain(settings: Settings, url: str, customers: int, fault_rate: float) ->
 
 
 def _serve(settings: Settings) -> None:
-    import secrets
     from datetime import UTC, datetime
 
-    from balmon.dashboard import ensure_demo_user, serve
+    from balmon import aio, service
+    from balmon.dashboard import ensure_demo_user
 
     engine = make_engine(settings.database.url)
     user, password = ensure_demo_user(engine, datetime.now(UTC))
-    configured = settings.dashboard.secret_key
-    key = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
-    served = settings.model_copy(
-        update={"dashboard": settings.dashboard.model_copy(update={"secret_key": SecretStr(key)})}
-    )
     url = f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
     typer.echo(f"\nDashboard: {url}\nLog in as {user} / {password}   (Ctrl-C to stop)")
-    serve(settings=served, engine=engine)
+    # The demo's bank lives only as long as its run: serve the dashboard without a schedule.
+    shutdown = aio.run(service.serve(settings=settings, engine=engine, scheduler=False))
+    if shutdown.requested:
+        fail(f"stopped by {shutdown.name}", shutdown.exit_code)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from balmon import __version__
-from balmon.cli import alerts, dashboard, db
+from balmon.cli import alerts, dashboard, db, service
 from balmon.cli.bank_sim import bank_sim_command
 from balmon.cli.demo import demo_command
 from balmon.cli.run import run_command
@@ -24,7 +24,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboard.users_app, name="users")
 app.add_typer(dashboard.tokens_app, name="tokens")
-app.command("serve")(dashboard.serve_command)
+app.command("serve")(service.serve_command)
+app.command("scheduler")(service.scheduler_command)
+app.command("check")(service.check_command)
 app.command("run")(run_command)
 app.command("bank-sim")(bank_sim_command)
 app.command("demo")(demo_command)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import date as _date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -19,6 +19,7 @@ from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
+from balmon.scheduling.launcher import LaunchState
 
 router = APIRouter(prefix="/api")
 T = TypeVar("T")
@@ -215,6 +216,16 @@ class StartRun(BaseModel):
 
 
 @router.post("/runs", status_code=202)
-def start_run(request: Request, who: Admin, body: StartRun) -> dict[str, Any]:
-    request.app.state.run_starter(body.date)
-    return {"started": True, "date": body.date.isoformat()}
+async def start_run(
+    request: Request, response: Response, who: Admin, body: StartRun
+) -> dict[str, Any]:
+    launch = await request.app.state.run_starter.start(body.date)
+    if launch.state in (LaunchState.REFUSED, LaunchState.FAILED):
+        response.status_code = 409 if launch.state is LaunchState.REFUSED else 422
+    return {
+        "date": body.date.isoformat(),
+        "state": launch.state.value,
+        "run_id": launch.run_id,
+        "reason": launch.reason,
+        "message": launch.describe(),
+    }

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -18,17 +15,15 @@ from balmon.config import Settings
 from balmon.dashboard import api, metrics, pages
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.security import LoginRequired, LoginThrottle, RequireRole, security_headers
+from balmon.scheduling.launcher import Launch, RunLauncher
 
-RunStarter = Callable[[date], None]
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/static"})
 
 
-def spawn_run(day: date) -> None:
-    """Start `balmon run --date DAY` as its own process (it outlives the request)."""
-    command = [sys.executable, "-m", "balmon", "run", "--date", day.isoformat()]
-    subprocess.Popen(  # noqa: S603 (fixed argv: our own interpreter and a date)
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+class RunStarter(Protocol):
+    async def start(self, day: date) -> Launch:
+        """Claim the date's run and start it; return once the claim is decided."""
+        ...
 
 
 class MetricsAccess(RequireRole):
@@ -46,7 +41,9 @@ def create_app(
     app = FastAPI(title="balmon", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.run_starter = run_starter or spawn_run
+    # Runs started from the Runs page go through the same claim as the scheduler's, in this
+    # process and with this server's settings.
+    app.state.run_starter = run_starter or RunLauncher(settings=settings, engine=engine)
     app.state.throttle = LoginThrottle()
     app.middleware("http")(security_headers)
     app.add_exception_handler(LoginRequired, pages.login_redirect)
@@ -71,13 +68,3 @@ def metrics_route(
 ) -> Response:
     body = metrics.render(request.app.state.engine)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-def serve(*, settings: Settings, engine: Engine) -> None:
-    """Serve the dashboard on dashboard.host:dashboard.port until interrupted."""
-    import uvicorn
-
-    app = create_app(settings=settings, engine=engine)
-    uvicorn.run(
-        app, host=settings.dashboard.host, port=settings.dashboard.port, log_level="warning"
-    )

@@ -183,17 +183,32 @@ def codes(request: Request, who: Viewer) -> HTMLResponse:
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs(request: Request, who: Viewer, message: str | None = None) -> HTMLResponse:
+def runs(
+    request: Request, who: Viewer, message: str | None = None, outcome: str | None = None
+) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items = queries.runs(c)
     today = datetime.now(UTC).date()
-    return page(request, "runs.html", who, items=items, today=today, message=message, active="runs")
+    good = outcome in ("running", "completed", "already completed")
+    return page(
+        request,
+        "runs.html",
+        who,
+        items=items,
+        today=today,
+        message=message,
+        good=good,
+        active="runs",
+    )
 
 
 @router.post("/runs")
-def start_run(request: Request, who: Admin, date: Annotated[date, Form()]) -> RedirectResponse:
-    request.app.state.run_starter(date)
-    return RedirectResponse(f"/runs?message=run+for+{date}+started", status_code=303)
+async def start_run(
+    request: Request, who: Admin, date: Annotated[date, Form()]
+) -> RedirectResponse:
+    launch = await request.app.state.run_starter.start(date)
+    query = urlencode({"message": launch.describe(), "outcome": launch.state.value})
+    return RedirectResponse(f"/runs?{query}", status_code=303)
 
 
 def login_redirect(request: Request, _: Exception) -> Response:

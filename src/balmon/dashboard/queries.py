@@ -168,6 +168,7 @@ def run_info(run: Any) -> dict[str, Any]:
         "id": run.id,
         "kind": run.kind,
         "status": run.status,
+        "reason": run.reason,
         "started": run.started_at.isoformat(),
         "finished": end.isoformat() if end else None,
         "duration": (end - run.started_at).total_seconds() if end else None,

@@ -1,4 +1,4 @@
-"""Where the daily run is started from: the schedule, the scheduler loop and the missed-run alarm."""
+"""Where the daily run is started from: the schedule, the scheduler loop, the missed-run alarm."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""`balmon serve`, `balmon scheduler` and `balmon check`: running balmon unattended."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from balmon import aio, service
+from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.config import Settings
+from balmon.engine.state import DateState, date_status
+from balmon.lifecycle import Shutdown
+from balmon.storage import ensure_schema, make_engine
+
+
+def _schema(settings: Settings) -> Engine:
+    with storage_errors():
+        engine = make_engine(settings.database.url)
+        ensure_schema(engine)
+    return engine
+
+
+def _require_runnable(settings: Settings) -> None:
+    """A scheduler that cannot fetch anything would fail every day: refuse to start it."""
+    if not settings.schedule.enabled:
+        fail("config error: schedule.enabled: the schedule is disabled", 2)
+    if settings.source.url is None:
+        fail("config error: source.url: required by the scheduler (or use --no-scheduler)", 2)
+    if settings.verification.customers_file is None:
+        fail(
+            "config error: verification.customers_file: required by the scheduler "
+            "(or use --no-scheduler)",
+            2,
+        )
+
+
+def _stopped(shutdown: Shutdown) -> None:
+    if shutdown.requested:
+        fail(f"stopped by {shutdown.name}", shutdown.exit_code)
+
+
+def serve_command(
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Also run the daily schedule in this process (off for dashboard-only replicas).",
+        ),
+    ] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the dashboard and JSON API, and run the daily schedule."""
+    settings = settings_or_exit(config)
+    scheduling = scheduler and settings.schedule.enabled
+    if scheduling:
+        _require_runnable(settings)
+    engine = _schema(settings)
+    what = "dashboard and scheduler" if scheduling else "dashboard"
+    typer.echo(f"balmon {what} on http://{settings.dashboard.host}:{settings.dashboard.port}/")
+    with storage_errors():
+        shutdown = aio.run(service.serve(settings=settings, engine=engine, scheduler=scheduling))
+    _stopped(shutdown)
+
+
+def scheduler_command(config: ConfigOption = None) -> None:
+    """Run the daily schedule without the web server."""
+    settings = settings_or_exit(config)
+    _require_runnable(settings)
+    engine = _schema(settings)
+    typer.echo(f"balmon scheduler: cron {settings.schedule.cron!r} ({settings.schedule.timezone})")
+    with storage_errors():
+        shutdown = aio.run(service.run_scheduler(settings=settings, engine=engine))
+    _stopped(shutdown)
+
+
+def check_command(
+    business_date: Annotated[
+        str, typer.Option("--date", help="Business date YYYY-MM-DD to check.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Exit 0 when the date's run completed, 1 otherwise; one line says why."""
+    settings = settings_or_exit(config)
+    try:
+        day = date.fromisoformat(business_date)
+    except ValueError:
+        fail(f"--date: expected YYYY-MM-DD, got {business_date!r}", 2)
+    engine = _schema(settings)
+    with storage_errors(), engine.connect() as connection:
+        status = date_status(
+            connection,
+            day,
+            now=datetime.now(UTC),
+            stale_after=settings.engine.stale_after_seconds,
+        )
+    typer.echo(status.describe())
+    raise typer.Exit(0 if status.state is DateState.COMPLETED else 1)
