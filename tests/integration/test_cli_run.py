@@ -74,7 +74,7 @@ def test_run_prints_json_and_a_completed_date_is_not_fetched_again(tmp_path: Pat
         simulator.stop()
     log_lines = [json.loads(line) for line in (tmp_path / "balmon.log").read_text().splitlines()]
     failed = [line for line in log_lines if line["msg"] == "attempt failed"]
-    assert {(f["customer_id"], f["code"], f["attempt"]) for f in failed} == {
+    assert {(f["customer_id"], f["error_code"], f["attempt"]) for f in failed} == {
         ("C7", "NULL_BALANCE", 1),
         ("C8", "API_ERROR", 1),
     }

@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from balmon import logs
 from balmon.config import Settings, load_settings
 from balmon.errors import ConfigError, StorageError
 
@@ -31,11 +32,22 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def settings_or_exit(config: Path | None) -> Settings:
-    """Load settings; a bad value ends the command with one line and exit code 2."""
+    """Load settings and set up logging; a bad value ends the command with one line, exit 2."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigError as exc:
         fail(f"config error: {exc}", 2)
+    try:
+        logs.configure(settings.logging)
+    except OSError as exc:
+        fail(f"config error: logging.file: cannot open {settings.logging.file}: {exc.strerror}", 2)
+    if settings.dashboard.secret_key is not None:
+        typer.echo(
+            "balmon: warning: dashboard.secret_key is deprecated and ignored "
+            "(sessions live in the database); remove it",
+            err=True,
+        )
+    return settings
 
 
 def _database_reason(exc: DBAPIError) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from balmon import aio, logs
+from balmon import aio
 from balmon.alerts import AlertPipeline
 from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
 from balmon.clock import SystemClock
@@ -86,7 +86,6 @@ def run_command(
     if settings.source.url is None:
         fail("config error: source.url: required to fetch balances (or try `balmon demo`)", 2)
     mode: Mode = "rerun" if rerun else "retry_unavailable" if retry_unavailable else "normal"
-    logs.configure(settings.logging)
     request = RunRequest(_parse_date(business_date, settings), mode, customers)
     summary = run_verification(settings, request)
     typer.echo(summary.to_json() if as_json else render(summary))

@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 
 from sqlalchemy import Engine, func, select
 
+from balmon import logs
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import inputs
@@ -102,7 +103,8 @@ class VerificationRun:
         if isinstance(opened, AlreadyCompleted):
             summary = await asyncio.to_thread(summarize, self._engine, opened.run_id)
             return replace(summary, already_completed=True)
-        log.info("run started", extra={"run_id": opened.run_id, "resumed": opened.resumed})
+        logs.bind(run_id=opened.run_id, business_date=request.business_date.isoformat())
+        log.info("run started", extra={"resumed": opened.resumed})
         try:
             await self._work(opened, request.business_date, path)
         except BaseException as exc:

@@ -98,7 +98,8 @@ class Worker:
         self.breaker.record(code=failure.code, now=self.clock.monotonic(), probe=job.probe)
         if self.breaker.is_open and not was_open:
             log.warning(
-                "circuit breaker opened", extra={"run_id": self.run_id, "code": failure.code.value}
+                "circuit breaker opened",
+                extra={"run_id": self.run_id, "error_code": failure.code.value},
             )
         self._log_attempt(job, failure, failure.__cause__ or failure, failure.code)
         retry_after = failure.retry_after if isinstance(failure, ApiFailure) else None
@@ -149,7 +150,7 @@ class Worker:
             extra={
                 "run_id": self.run_id,
                 "customer_id": job.customer.customer_id,
-                "code": code.value,
+                "error_code": code.value,
                 "attempt": job.retries_done + 1,
             },
         )
