@@ -9,12 +9,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, select, text
 
 from balmon.errors import CODES
 from balmon.storage.schema import error_codes
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCK_KEY = 0x62616C6D6F6E  # "balmon": one advisory lock key for schema migrations
 
 
 def _alembic_config(connection: Connection | None) -> Config:
@@ -40,16 +44,35 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision and (re)seed `error_codes`."""
-    with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
-    with engine.begin() as connection:
-        seed_error_codes(connection)
+    with engine.connect() as locked, _migration_lock(locked):
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+        with engine.begin() as connection:
+            seed_error_codes(connection)
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """Serialise migrations of processes starting together (two `serve` on a new database)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+    elif dialect in ("mysql", "mariadb"):
+        connection.execute(text("SELECT GET_LOCK('balmon_migrate', 300)"))
+    try:
+        yield
+    finally:
+        if dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+        elif dialect in ("mysql", "mariadb"):
+            connection.execute(text("SELECT RELEASE_LOCK('balmon_migrate')"))
+        connection.commit()
 
 
 def ensure_schema(engine: Engine) -> None:
     """Upgrade only when the database is behind, so commands start fast."""
     if current_revision(engine) != head_revision():
-        upgrade(engine)
+        upgrade(engine)  # under the lock, a second process finds nothing left to do
 
 
 def seed_error_codes(connection: Connection) -> None:
