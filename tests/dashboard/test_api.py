@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select, update
 
 from balmon.dashboard.auth import Role, create_token, revoke_token
@@ -181,20 +182,38 @@ def test_trends_top_customers_runs_and_csv(as_role: Login) -> None:
     assert "secret internals" not in csv.text and ",false," in lines[1]
 
 
-def test_metrics_need_a_token_and_use_balmon_names(engine: Engine, anonymous: TestClient) -> None:
+def test_metrics_need_a_token_and_follow_prometheus_naming(
+    engine: Engine, anonymous: TestClient
+) -> None:
     assert anonymous.get("/metrics").status_code == 401
     token = create_token(engine, "prometheus", Role.VIEWER, datetime.now(UTC))
     text = anonymous.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'balmon_runs{status="completed"} 1.0' in text
-    assert 'balmon_errors{code="TIMEOUT"} 4.0' in text
+    assert 'balmon_error_logs_total{code="TIMEOUT"} 4.0' in text
     assert 'balmon_alert_deliveries{status="pending"} 1.0' in text
-    assert "balmon_last_completed_run_timestamp_seconds" in text
-    names = {
-        line.split("{")[0].split(" ")[0]
-        for line in text.splitlines()
-        if line and not line.startswith("#")
+    assert "balmon_alerts_pending 1.0" in text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
     }
-    assert all(name.startswith("balmon_") for name in names)
+    assert values["balmon_latest_business_date_timestamp_seconds"] == _midnight(DAY)
+    assert "balmon_latest_business_date_completed 1.0" in text
+    assert 'balmon_latest_business_date_customers{status="UNAVAILABLE"} 3.0' in text
+    assert 'balmon_build_info{python="' in text and 'version="' in text
+    assert "balmon_scheduler_heartbeat_timestamp_seconds 0.0" in text  # no scheduler ran
+    assert "balmon_schedule_next_firing_timestamp_seconds" in text
+    types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE"))
+    samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+    assert all(name.startswith("balmon_") for name in samples)
+    counters = [name for name, kind in types.items() if kind == "counter"]
+    assert counters and all(f"{name}_total" in samples for name in counters)
+    assert all(not name.endswith("_total") for name, k in types.items() if k == "gauge")
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 def test_revoked_tokens_stop_working(engine: Engine, anonymous: TestClient) -> None:

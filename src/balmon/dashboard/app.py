@@ -66,5 +66,5 @@ def healthz(request: Request) -> PlainTextResponse:
 def metrics_route(
     request: Request, who: Annotated[Principal, Depends(MetricsAccess(Role.VIEWER))]
 ) -> Response:
-    body = metrics.render(request.app.state.engine)
+    body = metrics.render(request.app.state.engine, request.app.state.settings)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

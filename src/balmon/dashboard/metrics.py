@@ -1,98 +1,187 @@
-"""Prometheus metrics, computed from the database at scrape time."""
+"""Prometheus metrics, computed from the database at scrape time.
+
+Names follow Prometheus conventions: counters end in `_total`, units are in the name,
+timestamps are `_timestamp_seconds`. "Latest business date" is the newest date any run
+has verified, not the last run to finish (a `--retry-unavailable` of an old date does not
+move it). Schedule metrics are computed from this server's `[schedule]`, so a dashboard-only
+replica still reports a missing run when no scheduler is alive.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import platform
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from balmon import __version__
+from balmon.config import Settings
+from balmon.dashboard import queries
+from balmon.engine.state import completed_dates
+from balmon.scheduling import Schedule
+from balmon.scheduling.alarms import open_alarms
 from balmon.storage.schema import (
     alert_deliveries,
     error_logs,
-    verification_results,
+    scheduler_instances,
     verification_runs,
 )
 
 
-class BalmonCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self._engine.connect() as c:
-            yield from self._runs(c)
-            yield _by(
-                "balmon_errors",
-                "Failed attempts in the error log by code",
-                "code",
-                c.execute(
-                    select(error_logs.c.error_code, func.count()).group_by(error_logs.c.error_code)
-                ),
-            )
-            yield _by(
-                "balmon_alert_deliveries",
-                "Alert deliveries by status (sent, failed, pending)",
-                "status",
-                c.execute(
-                    select(alert_deliveries.c.status, func.count()).group_by(
-                        alert_deliveries.c.status
-                    )
-                ),
-            )
-            retries = c.scalar(select(func.coalesce(func.sum(verification_runs.c.retry_count), 0)))
-            yield GaugeMetricFamily(
-                "balmon_retries", "Retries made by all runs", value=float(retries or 0)
-            )
-
-    def _runs(self, c: object) -> Iterator[GaugeMetricFamily]:
-        from sqlalchemy import Connection
-
-        assert isinstance(c, Connection)
-        r, v = verification_runs.c, verification_results.c
-        yield _by(
-            "balmon_runs",
-            "Verification runs by status",
-            "status",
-            c.execute(select(r.status, func.count()).group_by(r.status)),
-        )
-        last = c.execute(
-            select(verification_runs)
-            .where(r.status == "completed")
-            .order_by(r.finished_at.desc())
-            .limit(1)
-        ).first()
-        customers: Any = (
-            c.execute(select(v.status, func.count()).where(v.run_id == last.id).group_by(v.status))
-            if last
-            else []
-        )
-        yield _by(
-            "balmon_customers", "Customers of the last completed run by status", "status", customers
-        )
-        finished = last.finished_at.timestamp() if last else 0.0
-        duration = (last.finished_at - last.started_at).total_seconds() if last else 0.0
-        yield GaugeMetricFamily(
-            "balmon_last_completed_run_timestamp_seconds",
-            "When the last completed run finished",
-            value=finished,
-        )
-        yield GaugeMetricFamily(
-            "balmon_last_run_duration_seconds", "Duration of the last completed run", value=duration
-        )
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
 
 
-def _by(name: str, doc: str, label: str, rows: object) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=[label])
-    for key, count in rows:  # type: ignore[attr-defined]
+def _by(family: GaugeMetricFamily | CounterMetricFamily, rows: Iterable[Any]) -> Metric:
+    for key, count in rows:
         family.add_metric([str(key)], float(count))
     return family
 
 
-def render(engine: Engine) -> bytes:
+def _seconds(moment: datetime | date | None) -> float:
+    if moment is None:
+        return 0.0
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    return moment.timestamp()
+
+
+class BalmonCollector(Collector):
+    def __init__(self, engine: Engine, settings: Settings, now: datetime) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._now = now
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "balmon_build_info", "balmon's version", labels=["version", "python"]
+        )
+        info.add_metric([__version__, platform.python_version()], 1.0)
+        yield info
+        with self._engine.connect() as c:
+            yield from self._totals(c)
+            yield from self._latest_date(c)
+            yield from self._alerts(c)
+            yield from self._schedule(c)
+
+    def _totals(self, c: Connection) -> Iterator[Metric]:
+        r, e = verification_runs.c, error_logs.c
+        yield _by(
+            GaugeMetricFamily("balmon_runs", "Verification runs by status", labels=["status"]),
+            c.execute(select(r.status, func.count()).group_by(r.status)),
+        )
+        yield _by(
+            CounterMetricFamily(
+                "balmon_error_logs", "Failed attempts recorded in the error log", labels=["code"]
+            ),
+            c.execute(select(e.error_code, func.count()).group_by(e.error_code)),
+        )
+        retries = c.scalar(select(func.coalesce(func.sum(r.retry_count), 0)))
+        yield CounterMetricFamily("balmon_retries", "Retries made by all runs", value=retries)
+        last = c.execute(
+            select(r.started_at, r.finished_at)
+            .where(r.status == "completed")
+            .order_by(r.finished_at.desc())
+            .limit(1)
+        ).first()
+        yield _gauge(
+            "balmon_last_completed_run_timestamp_seconds",
+            "When the last completed run finished",
+            _seconds(last.finished_at if last else None),
+        )
+        duration = (last.finished_at - last.started_at).total_seconds() if last else 0.0
+        yield _gauge(
+            "balmon_last_completed_run_duration_seconds",
+            "How long the last completed run took",
+            duration,
+        )
+
+    def _latest_date(self, c: Connection) -> Iterator[Metric]:
+        day = queries.latest_date(c)
+        yield _gauge(
+            "balmon_latest_business_date_timestamp_seconds",
+            "The newest business date verified (midnight UTC)",
+            _seconds(day),
+        )
+        done = bool(day and completed_dates(c, [day]))
+        yield _gauge(
+            "balmon_latest_business_date_completed",
+            "1 when the newest business date's latest run completed",
+            float(done),
+        )
+        s = queries.summary(c, day) if day else {}
+        family = GaugeMetricFamily(
+            "balmon_latest_business_date_customers",
+            "Customers of the newest business date by latest outcome",
+            labels=["status"],
+        )
+        for status in ("pass", "fail", "unavailable"):
+            family.add_metric([status.upper()], float(s.get(status, 0)))
+        yield family
+
+    def _alerts(self, c: Connection) -> Iterator[Metric]:
+        d = alert_deliveries.c
+        yield _by(
+            GaugeMetricFamily(
+                "balmon_alert_deliveries", "Alert deliveries by status", labels=["status"]
+            ),
+            c.execute(select(d.status, func.count()).group_by(d.status)),
+        )
+        pending, oldest = c.execute(
+            select(func.count(), func.min(d.created_at)).where(d.status == "pending")
+        ).one()
+        yield _gauge("balmon_alerts_pending", "Alert deliveries not yet sent", float(pending))
+        age = (self._now - oldest).total_seconds() if oldest else 0.0
+        yield _gauge(
+            "balmon_alerts_oldest_pending_age_seconds",
+            "How long the oldest pending alert delivery has waited",
+            age,
+        )
+
+    def _schedule(self, c: Connection) -> Iterator[Metric]:
+        schedule = Schedule(self._settings.schedule)
+        yield _gauge(
+            "balmon_schedule_next_firing_timestamp_seconds",
+            "When the schedule fires next",
+            _seconds(schedule.next_firing(self._now)),
+        )
+        due = schedule.due_dates(self._now)
+        done = completed_dates(c, due)
+        overdue = [d for d in due if d not in done and schedule.overdue(d, self._now)]
+        yield _gauge(
+            "balmon_schedule_overdue_business_dates",
+            "Due business dates past their deadline with no completed run",
+            float(len(overdue)),
+        )
+        yield _gauge(
+            "balmon_run_alarms_open",
+            "Missed or failed business dates alarmed and still not completed",
+            float(len(open_alarms(c))),
+        )
+        s = scheduler_instances.c
+        beat, fired = c.execute(
+            select(func.max(s.heartbeat_at), func.max(s.last_fired_at)).where(
+                s.stopped_at.is_(None)
+            )
+        ).one()
+        yield _gauge(
+            "balmon_scheduler_heartbeat_timestamp_seconds",
+            "The newest heartbeat of any running scheduler (0: none)",
+            _seconds(beat),
+        )
+        yield _gauge(
+            "balmon_scheduler_last_fired_timestamp_seconds",
+            "When a running scheduler last fired",
+            _seconds(fired),
+        )
+
+
+def render(engine: Engine, settings: Settings, now: datetime | None = None) -> bytes:
     registry = CollectorRegistry()
-    registry.register(BalmonCollector(engine))
+    registry.register(BalmonCollector(engine, settings, now or datetime.now(UTC)))
     return generate_latest(registry)
