@@ -204,12 +204,13 @@ def test_metrics_need_a_token_and_follow_prometheus_naming(
     assert 'balmon_build_info{python="' in text and 'version="' in text
     assert "balmon_scheduler_heartbeat_timestamp_seconds 0.0" in text  # no scheduler ran
     assert "balmon_schedule_next_firing_timestamp_seconds" in text
-    types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE"))
-    samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
-    assert all(name.startswith("balmon_") for name in samples)
-    counters = [name for name, kind in types.items() if kind == "counter"]
-    assert counters and all(f"{name}_total" in samples for name in counters)
-    assert all(not name.endswith("_total") for name, k in types.items() if k == "gauge")
+    families = list(text_string_to_metric_families(text))
+    assert all(f.name.startswith("balmon_") for f in families)
+    counters = [f for f in families if f.type == "counter"]
+    assert {f.name for f in counters} == {"balmon_error_logs", "balmon_retries"}
+    assert all(s.name.endswith("_total") for f in counters for s in f.samples)
+    gauges = [f for f in families if f.type == "gauge"]
+    assert all(not s.name.endswith("_total") for f in gauges for s in f.samples)
 
 
 def _midnight(day: date) -> float:
