@@ -335,3 +335,18 @@ def test_unresolved_errors_keep_original_fields(engine: Engine, as_role: Login) 
     with engine.connect() as c:
         row = c.execute(select(error_logs).where(error_logs.c.id == error_id)).one()
     assert row.resolved is True and row.resolved_by == "admin" and row.error_message
+
+
+def test_overview_shows_a_missed_date_until_it_completes(as_role: Login, engine: Engine) -> None:
+    from balmon.config.settings import AlertSettings
+    from balmon.scheduling.alarms import Alarm, AlarmReason, raise_alarm
+
+    now = datetime.now(UTC)
+    for day in (DAY, DAY + timedelta(days=1)):
+        alarm = Alarm(day, AlarmReason.MISSED, "not completed by the deadline")
+        assert raise_alarm(engine, alarm, settings=AlertSettings(), raised_by="t", now=now)
+    client, _ = as_role("viewer")
+    page = client.get(f"/?date={DAY}").text
+    banner = page.split('data-testid="run-problems"')[1].split("</section>")[0]
+    assert str(DAY + timedelta(days=1)) in banner  # no run at all: shown
+    assert str(DAY) not in banner  # DAY's run completed: the alarm is closed

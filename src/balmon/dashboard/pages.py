@@ -15,6 +15,7 @@ from balmon.dashboard import auth, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.resolution import resolve, resolve_matching
+from balmon.dashboard.schedule_status import problem_dates
 from balmon.dashboard.security import SESSION_COOKIE
 from balmon.errors import CODES
 
@@ -86,9 +87,20 @@ def logout(request: Request, who: Viewer) -> RedirectResponse:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Viewer, date: date | None = None) -> HTMLResponse:
     day = default_day(request, date)
+    settings = request.app.state.settings
     with engine_of(request).connect() as c:
         data = queries.summary(c, day)
-    return page(request, "overview.html", who, day=day, s=data, codes=CODES, active="overview")
+        problems = problem_dates(c, settings.schedule, datetime.now(UTC))
+    return page(
+        request,
+        "overview.html",
+        who,
+        day=day,
+        s=data,
+        problems=problems,
+        codes=CODES,
+        active="overview",
+    )
 
 
 @router.get("/trends", response_class=HTMLResponse)
