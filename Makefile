@@ -22,7 +22,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 install: $(STAMP_RUN)
 
 dev: $(STAMP_DEV)
-	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-test-tools.sh
 
 demo: install
 	$(BIN)/balmon demo
