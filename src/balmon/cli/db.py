@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from balmon.cli.common import ConfigOption, settings_or_exit, storage_errors
 from balmon.storage import make_engine, upgrade
-from balmon.storage.migrate import current_revision, head_revision
+from balmon.storage.migrate import current_revision, head_revision, upgrade_sql
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade_command(config: ConfigOption = None) -> None:
+def upgrade_command(
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL for a DBA to review; apply nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
     """Create or migrate the schema to the newest revision and seed the error codes."""
     settings = settings_or_exit(config)
     with storage_errors():
         engine = make_engine(settings.database.url)
+        if sql:
+            typer.echo(upgrade_sql(engine), nl=False)
+            return
         upgrade(engine)
         typer.echo(
             f"database at revision {current_revision(engine)} ({engine.url.get_backend_name()})"

@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Daily balance monitoring: fetch, verify, log every error, alert the operations team.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")
@@ -46,6 +46,24 @@ def codes_command(
 def version_command() -> None:
     """Print balmon's version."""
     typer.echo(__version__)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"balmon {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Daily balance monitoring: fetch, verify, log every error, alert the operations team."""
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -72,6 +73,29 @@ def ensure_schema(engine: Engine) -> None:
     """Upgrade only when the database is behind, so commands start fast."""
     if current_revision(engine) != head_revision():
         upgrade(engine)  # under the lock, a second process finds nothing left to do
+    elif not _codes_seeded(engine):
+        # A DBA applied `balmon db upgrade --sql` by hand: the schema is current, the
+        # reference data is not yet.
+        with engine.begin() as connection:
+            seed_error_codes(connection)
+
+
+def _codes_seeded(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return set(connection.scalars(select(error_codes.c.code))) >= {c.value for c in CODES}
+
+
+def upgrade_sql(engine: Engine) -> str:
+    """The SQL that `upgrade` would run on this database, from its revision to the newest."""
+    current = current_revision(engine)
+    if current == head_revision():
+        return "-- the database is at the newest revision: nothing to apply\n"
+    buffer = io.StringIO()
+    config = _alembic_config(None)
+    config.output_buffer = buffer
+    config.attributes["dialect_name"] = engine.dialect.name
+    command.upgrade(config, f"{current}:head" if current else "head", sql=True)
+    return buffer.getvalue()
 
 
 def seed_error_codes(connection: Connection) -> None:

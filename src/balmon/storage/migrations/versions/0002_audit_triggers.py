@@ -124,7 +124,7 @@ _DROP = {
 
 
 def _dialect() -> str:
-    name = op.get_bind().dialect.name
+    name = op.get_context().dialect.name
     return "mysql" if name == "mariadb" else name
 
 

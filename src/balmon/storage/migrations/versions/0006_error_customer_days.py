@@ -59,7 +59,7 @@ BACKFILL = _COUNT + _AGGREGATE
 
 
 def _dialect() -> str:
-    name = op.get_bind().dialect.name
+    name = op.get_context().dialect.name
     return "mysql" if name == "mariadb" else name
 
 
