@@ -44,6 +44,7 @@ typecheck: dev
 
 docs: install
 	$(BIN)/balmon codes --markdown > docs/error-codes.md
+	$(BIN)/balmon config reference > docs/configuration.md
 
 bench: dev
 	$(BIN)/python bench/run_throughput.py

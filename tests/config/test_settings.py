@@ -83,3 +83,16 @@ def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_configuration_reference_is_generated_and_every_key_has_a_meaning() -> None:
+    from balmon.config.reference import MEANINGS, keys, render_markdown
+
+    names = {name for name, _ in keys()}
+    assert names == set(MEANINGS), (names - set(MEANINGS), set(MEANINGS) - names)
+    doc = Path(__file__).parents[2] / "docs" / "configuration.md"
+    assert doc.read_text(encoding="utf-8") == render_markdown(), "run `make docs`"
+    assert (
+        '| `deadline` | "HH:MM", optional | unset | `BALMON_SCHEDULE__DEADLINE` |'
+        in doc.read_text()
+    )

@@ -1,0 +1,167 @@
+"""docs/configuration.md, generated from the settings model (`make docs`; a test checks drift).
+
+Types and defaults come from the model; the meaning of each key is written here, and a key
+without one fails the drift test.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from balmon.config.settings import Settings
+
+MEANINGS: dict[str, str] = {
+    "database.url": "Where results and the error log live: `sqlite:///FILE`, "
+    "`postgresql://user@host/db` or `mysql://user@host/db` (MariaDB).",
+    "source.url": "Base URL of the core-banking Balance API. Required by `run` and the scheduler.",
+    "source.token": "Sent as `Authorization: Bearer`; never logged.",
+    "source.timeout_seconds": "One deadline per attempt for connect, headers and body "
+    "(the story's 30 s).",
+    "source.max_requests_per_second": "Cap on requests to the bank, shared by all workers; "
+    "unset means no cap.",
+    "source.circuit_breaker": "Pause the batch when most recent attempts fail (an outage) "
+    "instead of spending every customer's retries.",
+    "source.breaker_window": "How many recent attempts the breaker judges.",
+    "source.outage_timeout_seconds": "How long an open breaker waits before the rest of the "
+    "batch is marked UNAVAILABLE with SOURCE_UNAVAILABLE.",
+    "source.balance_path": "Path of one customer's balance, with `{customer_id}`.",
+    "source.balance_field": "JSON field holding the balance.",
+    "source.customer_id_field": "JSON field that must echo the customer id.",
+    "source.max_body_bytes": "Largest response body accepted (INVALID_RESPONSE above it).",
+    "retry.max_retries": "Retries after the first attempt (the story's 3).",
+    "retry.delays_seconds": "Wait before each retry (the story's 5, 10, 20 s); one per retry.",
+    "retry.jitter": "`none` waits exactly; `full` waits a random time up to the delay.",
+    "engine.concurrency": "Customers fetched at once.",
+    "engine.stale_after_seconds": "A run whose owner has not renewed its lease for this long "
+    "is taken over by the next `run` or scheduler firing.",
+    "engine.heartbeat_seconds": "How often a run renews its lease and a scheduler its "
+    "heartbeat (and the scheduler's longest sleep).",
+    "engine.commit_interval_seconds": "Results are committed at least this often.",
+    "engine.write_batch_size": "Rows per commit at most.",
+    "engine.shutdown_grace_seconds": "After SIGTERM or SIGINT the process exits within this "
+    "time (143 or 130), whatever it is waiting on.",
+    "verification.customers_file": "CSV `customer_id,min_balance` read by each run.",
+    "verification.default_min_balance": "Minimum for rows whose `min_balance` is empty.",
+    "alerts.urls": "Apprise URLs (mailto://, slack://, twilio://, json://...); secrets, "
+    "never logged.",
+    "alerts.group_wait_seconds": "Alerts of one code are grouped into one message for this "
+    "long (no alert storms).",
+    "alerts.flush_interval_seconds": "How often the scheduler retries pending deliveries.",
+    "alerts.max_customers_per_message": "Customers listed in one message; the rest are counted.",
+    "alerts.delivery_attempts": "Tries per delivery before it waits for the next flush.",
+    "alerts.delivery_backoff_seconds": "First wait between delivery tries (doubles each time).",
+    "alerts.dashboard_url": "Dashboard address put in messages as a link.",
+    "alerts.summary": "Also send an end-of-run summary message.",
+    "alerts.routes": "Severity (or `SUMMARY`) to channel tags, e.g. "
+    '`{ CRITICAL = ["sms", "email"] }`; unrouted severities go to every channel.',
+    "dashboard.host": "Address `serve` listens on (put a TLS reverse proxy in front).",
+    "dashboard.port": "Port `serve` listens on.",
+    "dashboard.secret_key": "Deprecated and ignored (sessions live in the database); a "
+    "configuration that still sets it loads with a warning.",
+    "dashboard.session_idle_minutes": "Idle sessions end after this long.",
+    "dashboard.metrics_public": "Serve /metrics without a token (only behind a trusted network).",
+    "schedule.cron": "When the scheduler fires: 5 fields, or 6 with seconds last.",
+    "schedule.timezone": "Time zone of `cron`, `deadline` and business dates (IANA name).",
+    "schedule.date_lag_days": "A firing on day D verifies business date D minus this.",
+    "schedule.business_days_only": "When true, Saturdays, Sundays and `holidays` are not "
+    "business dates and are never run by the scheduler.",
+    "schedule.holidays": 'Dates that are not business dates: `["2026-12-25", ...]`.',
+    "schedule.catch_up_days": "On start and at each firing, missing dates this many days back "
+    "from the newest due one are run, oldest first.",
+    "schedule.deadline": '"HH:MM" on the day a date is due by which its run must have '
+    "completed; later, a CRITICAL alarm. Unset: no missed-run alarm.",
+    "schedule.enabled": "False turns the scheduler off (`serve` is then dashboard-only).",
+    "logging.level": "Level of balmon's own lines (DEBUG, INFO, WARNING, ERROR).",
+    "logging.file": "Also write JSON lines to this file instead of stderr; reopened when "
+    "logrotate moves it.",
+}
+
+
+_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    Decimal: "decimal",
+    Path: "path",
+    SecretStr: "secret string",
+    date: "date (YYYY-MM-DD)",
+    time: '"HH:MM"',
+}
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _type_name(args[0])
+    if origin in (Union, UnionType):
+        named = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(named) + (", optional" if type(None) in args else "")
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"table of {_type_name(args[1])}"
+    if origin is Literal:
+        return " or ".join(f'"{a}"' for a in args)
+    return _NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _type(field: FieldInfo) -> str:
+    return _type_name(field.annotation)
+
+
+def _default(field: FieldInfo) -> str:
+    value: Any = field.default
+    if value is PydanticUndefined and field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, dict) and not value:
+        return "`{}`"
+    return f"`{value}`"
+
+
+def keys() -> list[tuple[str, FieldInfo]]:
+    """Every `section.key` of the settings, in model order."""
+    found = []
+    for section, info in Settings.model_fields.items():
+        model = info.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        found += [(f"{section}.{key}", field) for key, field in model.model_fields.items()]
+    return found
+
+
+def render_markdown() -> str:
+    """The configuration reference as Markdown."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from balmon's settings model by `make docs`; do not edit by hand.",
+        "",
+        "One TOML file: `--config FILE`, else `$BALMON_CONFIG`, else `./balmon.toml`, else the",
+        "defaults. Any key can be overridden by the environment variable shown (lists and",
+        "tables as JSON). Durations are seconds. A bad value or an unknown key prints one line",
+        "naming it and exits with code 2.",
+    ]
+    section = ""
+    for name, field in keys():
+        head = name.split(".")[0]
+        if head != section:
+            section = head
+            lines += ["", f"## [{section}]", "", "| key | type | default | environment | meaning |"]
+            lines.append("|---|---|---|---|---|")
+        env = "BALMON_" + name.upper().replace(".", "__")
+        meaning = MEANINGS.get(name, "").replace("|", "\\|")
+        key = name.split(".")[1]
+        lines.append(f"| `{key}` | {_type(field)} | {_default(field)} | `{env}` | {meaning} |")
+    return "\n".join(lines) + "\n"
