@@ -136,7 +136,8 @@ def keys() -> list[tuple[str, FieldInfo]]:
     found = []
     for section, info in Settings.model_fields.items():
         model = info.annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
         found += [(f"{section}.{key}", field) for key, field in model.model_fields.items()]
     return found
 
