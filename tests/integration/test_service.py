@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,7 @@ def test_serve_logs_json_with_the_correlation_id_of_a_500_and_stops_on_sigterm(
     serve = _spawn({**env, "BALMON_DASHBOARD__PORT": str(port)}, "serve", "--no-scheduler", log=log)
     try:
         _wait(lambda: _get(port, "/healthz", token)[0] == 200, timeout=30)
-        with sqlite3.connect(db_file) as c:  # break the database under the running server
+        with closing(sqlite3.connect(db_file)) as c:  # break the database under the server
             c.execute("ALTER TABLE verification_results RENAME TO broken")
         status, body = _get(port, "/api/summary?date=2026-11-27", token)
         assert status == 500
