@@ -350,3 +350,28 @@ def test_overview_shows_a_missed_date_until_it_completes(as_role: Login, engine:
     banner = page.split('data-testid="run-problems"')[1].split("</section>")[0]
     assert str(DAY + timedelta(days=1)) in banner  # no run at all: shown
     assert str(DAY) not in banner  # DAY's run completed: the alarm is closed
+
+
+def test_runs_page_shows_each_schedulers_heartbeat_and_next_firing(
+    as_role: Login, engine: Engine
+) -> None:
+    from sqlalchemy import insert
+
+    from balmon.storage.schema import scheduler_instances
+
+    beat = datetime(2026, 11, 28, 7, 0, 5, tzinfo=UTC)
+    with engine.begin() as c:
+        c.execute(
+            insert(scheduler_instances).values(
+                name="ops1:4242",
+                started_at=beat,
+                heartbeat_at=beat,
+                last_fired_at=beat,
+                next_firing_at=datetime(2026, 11, 29, 6, tzinfo=UTC),
+                next_business_date=date(2026, 11, 28),
+            )
+        )
+    client, _ = as_role("viewer")
+    table = client.get("/runs").text.split('data-testid="schedulers"')[1].split("</table>")[0]
+    assert "ops1:4242" in table and "running" in table
+    assert "2026-11-29 06:00:00" in table and "2026-11-28" in table

@@ -200,6 +200,7 @@ def runs(
 ) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items = queries.runs(c)
+        schedulers = queries.schedulers(c)
     today = datetime.now(UTC).date()
     good = outcome in ("running", "completed", "already completed")
     return page(
@@ -210,6 +211,7 @@ def runs(
         today=today,
         message=message,
         good=good,
+        schedulers=schedulers,
         active="runs",
     )
 

@@ -16,6 +16,7 @@ from balmon.storage.schema import (
     error_customer_days,
     error_log_resolutions,
     error_logs,
+    scheduler_instances,
     verification_results,
     verification_runs,
 )
@@ -291,6 +292,25 @@ def runs(c: Connection, limit: int = 100) -> list[dict[str, Any]]:
             **run_info(r),
             "business_date": r.business_date.isoformat(),
             "parent_run_id": r.parent_run_id,
+        }
+        for r in rows
+    ]
+
+
+def schedulers(c: Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """Scheduler instances, newest heartbeat first, with when they fire next."""
+    s = scheduler_instances.c
+    rows = c.execute(select(scheduler_instances).order_by(s.heartbeat_at.desc()).limit(limit)).all()
+    return [
+        {
+            "name": r.name,
+            "heartbeat": r.heartbeat_at.isoformat(),
+            "last_fired": r.last_fired_at.isoformat() if r.last_fired_at else None,
+            "next_firing": r.next_firing_at.isoformat() if r.next_firing_at else None,
+            "next_business_date": r.next_business_date.isoformat()
+            if r.next_business_date
+            else None,
+            "stopped": r.stopped_at is not None,
         }
         for r in rows
     ]
