@@ -187,3 +187,26 @@ def _with_alert_url(settings: Settings, url: str) -> Settings:
 
     alerts = settings.alerts.model_copy(update={"urls": [SecretStr(url)]})
     return settings.model_copy(update={"alerts": alerts})
+
+
+async def test_stopping_mid_run_interrupts_it_and_starts_no_other_date(
+    engine: Engine, tmp_path: Path
+) -> None:
+    customers = write_customers(tmp_path / "c.csv", [(f"W{i:03d}", "0") for i in range(60)])
+    faults = tmp_path / "f.csv"
+    faults.write_text("".join(f"W{i:03d},slow:0.5\n" for i in range(60)))
+    simulator = start_simulator(customers, faults)
+    try:
+        settings = _settings(engine, simulator.url, customers, catch_up_days=1)
+        clock = FixedClock(NOW)
+        launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+        scheduler = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
+        await _run_until(scheduler, lambda: [r.status for r in _runs(engine)] == ["running"])
+    finally:
+        simulator.stop()
+    await asyncio.sleep(0.3)  # a swallowed cancellation would start the next date by now
+    runs = _runs(engine)
+    assert [(r.business_date, r.status) for r in runs] == [(date(2026, 11, 26), "interrupted")]
+    with engine.connect() as c:
+        lease = c.execute(select(run_leases)).one()
+    assert lease.pid is None  # released: the next firing resumes the date

@@ -82,6 +82,8 @@ class RunLauncher:
         waiting: set[asyncio.Future[object]] = {opened, task}  # type: ignore[arg-type]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not opened.done():
+            if task.cancelled():
+                return Launch(day, LaunchState.INTERRUPTED)
             return task.result()
         claim = opened.result()
         if isinstance(claim, AlreadyCompleted):
@@ -114,7 +116,10 @@ class RunLauncher:
         except BalmonError as exc:
             return Launch(day, LaunchState.FAILED, reason=str(exc)[:300])
         except asyncio.CancelledError:
-            return Launch(day, LaunchState.INTERRUPTED)
+            # Re-raised, not returned: a caller awaiting this run (the scheduler's queue) is
+            # being stopped too, and a swallowed cancellation would let it start the next date.
+            log.info("run interrupted", extra={"business_date": day.isoformat()})
+            raise
         except Exception as exc:
             log.exception("run crashed", extra={"business_date": day.isoformat()})
             return Launch(day, LaunchState.FAILED, reason=f"{type(exc).__name__}: {exc}"[:300])

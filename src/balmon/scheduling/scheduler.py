@@ -184,6 +184,7 @@ class Scheduler:
             )
 
     async def _stop(self) -> None:
+        self._queue.clear()  # nothing more is started, whatever finishes next
         if self._worker is not None:
             self._worker.cancel()
         await self._launcher.stop()
