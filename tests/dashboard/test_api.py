@@ -372,6 +372,9 @@ def test_runs_page_shows_each_schedulers_heartbeat_and_next_firing(
             )
         )
     client, _ = as_role("viewer")
-    table = client.get("/runs").text.split('data-testid="schedulers"')[1].split("</table>")[0]
+    page = client.get("/runs").text
+    assert page.count('data-testid="schedulers"') == 1
+    assert "<section" not in page.split("<title>")[1].split("</title>")[0]
+    table = page.split('data-testid="schedulers"')[1].split("</table>")[0]
     assert "ops1:4242" in table and "running" in table
     assert "2026-11-29 06:00:00" in table and "2026-11-28" in table
