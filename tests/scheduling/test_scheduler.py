@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert, select
 
 from balmon.config import Settings
 from balmon.engine.lease import Owner
-from balmon.scheduling.launcher import LaunchState, RunLauncher
+from balmon.scheduling.launcher import Launch, LaunchState, RunLauncher
 from balmon.scheduling.scheduler import Scheduler
 from balmon.storage.schema import (
     alert_messages,
@@ -110,11 +110,34 @@ async def test_start_runs_each_missing_due_date_once_oldest_first(
     assert beat.next_business_date == date(2026, 11, 28)
     assert beat.next_firing_at == datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
     assert beat.stopped_at is not None  # a clean stop is recorded
-    # A second scheduler at a later firing finds every date completed and runs nothing.
-    again = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
-    await _run_until(again, lambda: True, timeout=5)
-    await asyncio.sleep(0.2)
-    assert len(_runs(engine)) == 3
+    # A second scheduler finds every date completed and asks for no run at all.
+    asked = RecordingLauncher(settings=settings, engine=engine, clock=clock)
+    again = Scheduler(
+        settings=settings, engine=engine, launcher=asked, clock=clock, owner=Owner("again", 1)
+    )
+    await _run_until(again, lambda: _beat_of(engine, "again:1") is not None)
+    assert asked.asked == [] and len(_runs(engine)) == 3
+
+
+class RecordingLauncher(RunLauncher):
+    """The real launcher, noting each date it is asked to run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asked: list[date] = []
+
+    async def start(self, day: date) -> Launch:
+        self.asked.append(day)
+        return await super().start(day)
+
+
+def _beat_of(engine: Engine, name: str) -> datetime | None:
+    """The instance's last heartbeat: written at the end of each pass, after it started runs."""
+    with engine.connect() as c:
+        row = c.execute(
+            select(scheduler_instances.c.next_firing_at).where(scheduler_instances.c.name == name)
+        ).first()
+    return row.next_firing_at if row else None
 
 
 def _hold_by_another_live_process(engine: Engine, day: date) -> None:

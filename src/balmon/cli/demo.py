@@ -21,6 +21,7 @@ from balmon.clock import SystemClock
 from balmon.config import Settings, load_settings
 from balmon.engine import RunRequest, render
 from balmon.engine.lease import Mode
+from balmon.engine.state import completed_dates
 from balmon.errors import ConfigError
 from balmon.storage import ensure_schema, make_engine
 from balmon.storage.migrate import current_revision
@@ -43,22 +44,13 @@ def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
 
 
 def _already_completed(settings: Settings, request: RunRequest) -> bool:
-    from sqlalchemy import select
-
-    from balmon.storage.schema import verification_runs
-
     engine = make_engine(settings.database.url)
     try:
         if current_revision(engine) is None:
             return False
         ensure_schema(engine)
-        query = (
-            select(verification_runs.c.status)
-            .where(verification_runs.c.business_date == request.business_date)
-            .order_by(verification_runs.c.id.desc())
-        )
         with engine.connect() as connection:
-            return connection.scalar(query) == "completed"
+            return bool(completed_dates(connection, [request.business_date]))
     finally:
         engine.dispose()
 

@@ -24,7 +24,7 @@ from balmon.config import Settings
 from balmon.dashboard import queries
 from balmon.engine.state import completed_dates
 from balmon.scheduling import Schedule
-from balmon.scheduling.alarms import open_alarms
+from balmon.scheduling.alarms import open_alarms, overdue_dates
 from balmon.storage.schema import (
     alert_deliveries,
     error_logs,
@@ -150,13 +150,10 @@ class BalmonCollector(Collector):
             "When the schedule fires next",
             _seconds(schedule.next_firing(self._now)),
         )
-        due = schedule.due_dates(self._now)
-        done = completed_dates(c, due)
-        overdue = [d for d in due if d not in done and schedule.overdue(d, self._now)]
         yield _gauge(
             "balmon_schedule_overdue_business_dates",
             "Due business dates past their deadline with no completed run",
-            float(len(overdue)),
+            float(len(overdue_dates(c, schedule, self._now))),
         )
         yield _gauge(
             "balmon_run_alarms_open",

@@ -15,9 +15,10 @@ from balmon.dashboard import auth, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.resolution import resolve, resolve_matching
-from balmon.dashboard.schedule_status import problem_dates
 from balmon.dashboard.security import SESSION_COOKIE
 from balmon.errors import CODES
+from balmon.scheduling import Schedule
+from balmon.scheduling.alarms import problem_dates
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -90,7 +91,7 @@ def overview(request: Request, who: Viewer, date: date | None = None) -> HTMLRes
     settings = request.app.state.settings
     with engine_of(request).connect() as c:
         data = queries.summary(c, day)
-        problems = problem_dates(c, settings.schedule, datetime.now(UTC))
+        problems = problem_dates(c, Schedule(settings.schedule), datetime.now(UTC))
     return page(
         request,
         "overview.html",

@@ -20,6 +20,7 @@ from balmon.alerts.channels import parse_channels, route
 from balmon.alerts.content import render_alarm
 from balmon.config.settings import AlertSettings
 from balmon.engine.state import completed_dates
+from balmon.scheduling.calendar import Schedule
 from balmon.storage.schema import run_alarms
 
 
@@ -93,3 +94,30 @@ def open_alarms(connection: Connection, *, limit: int = 20) -> list[Any]:
     ).all()
     done = completed_dates(connection, sorted({row.business_date for row in recent}))
     return [row for row in recent if row.business_date not in done][:limit]
+
+
+def overdue_dates(connection: Connection, schedule: Schedule, now: datetime) -> list[date]:
+    """Due business dates past their deadline whose newest run is not completed."""
+    due = schedule.due_dates(now)
+    done = completed_dates(connection, due)
+    return [day for day in due if day not in done and schedule.overdue(day, now)]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    business_date: date
+    reason: str  # "missed" or "failed"
+    detail: str
+
+
+def problem_dates(connection: Connection, schedule: Schedule, now: datetime) -> list[Problem]:
+    """Open alarms, plus overdue dates that no scheduler has alarmed yet (none may be running)."""
+    found = {
+        (row.business_date, row.reason): Problem(row.business_date, row.reason, row.detail)
+        for row in open_alarms(connection)
+    }
+    for day in overdue_dates(connection, schedule, now):
+        found.setdefault(
+            (day, "missed"), Problem(day, "missed", "past its deadline with no completed run")
+        )
+    return sorted(found.values(), key=lambda p: (p.business_date, p.reason), reverse=True)
