@@ -80,11 +80,13 @@ def demo_command(
             mode = "rerun"
         _explain(settings, simulator.url, customers, fault_rate)
         summary = run_verification(settings, RunRequest(day, mode, path))
-    typer.echo("")
-    typer.echo(render(summary))
-    typer.echo(f"\nDatabase: {settings.database.url}   Log: {DEMO_FILES['log']}")
-    if serve:
-        _serve(settings)
+        typer.echo("")
+        typer.echo(render(summary))
+        typer.echo(f"\nDatabase: {settings.database.url}   Log: {DEMO_FILES['log']}")
+        if serve:
+            # The simulated bank stays up while the dashboard is served, so a run started
+            # from the Runs page fetches real (simulated) balances.
+            _serve(settings)
 
 
 def _explain(settings: Settings, url: str, customers: int, fault_rate: float) -> None:
@@ -108,7 +110,7 @@ def _serve(settings: Settings) -> None:
     user, password = ensure_demo_user(engine, datetime.now(UTC))
     url = f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
     typer.echo(f"\nDashboard: {url}\nLog in as {user} / {password}   (Ctrl-C to stop)")
-    # The demo's bank lives only as long as its run: serve the dashboard without a schedule.
+    # No schedule: the demo is one day's run and a dashboard to explore it.
     shutdown = aio.run(service.serve(settings=settings, engine=engine, scheduler=False))
     if shutdown.requested:
         fail(f"stopped by {shutdown.name}", shutdown.exit_code)
