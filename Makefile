@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format typecheck bench install dev clean docs
+.PHONY: demo test lint format typecheck bench install dev clean docs diagrams
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ typecheck: dev
 docs: install
 	$(BIN)/balmon codes --markdown > docs/error-codes.md
 	$(BIN)/balmon config reference > docs/configuration.md
+
+diagrams:  # needs Graphviz's `dot` (Debian: apt-get install graphviz)
+	for source in docs/diagrams/*.dot; do dot -Tsvg "$$source" -o "$${source%.dot}.svg"; done
 
 bench: dev
 	$(BIN)/python bench/run_throughput.py

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, insert, select
 from balmon.alerts import AlertPipeline
 from balmon.clock import SystemClock
 from balmon.config.settings import AlertSettings
+from balmon.engine import summarize
 from balmon.storage.schema import alert_deliveries, alert_messages, alerts, verification_runs
 from tests.alerts.receivers import smtp_server, webhook_server
 
@@ -75,7 +76,7 @@ def _alerts_cli(engine: Engine, urls: list[str], *args: str) -> subprocess.Compl
 
 def _finish(engine: Engine, settings: AlertSettings, run_id: int) -> dict[str, int]:
     pipeline = AlertPipeline(engine=engine, settings=settings, clock=SystemClock())
-    return asyncio.run(pipeline.finish(run_id))
+    return asyncio.run(pipeline.finish(summarize(engine, run_id))).as_dict()
 
 
 def test_an_alert_names_date_code_customers_times_attempts_and_link(engine: Engine) -> None:
@@ -141,7 +142,7 @@ def test_a_channel_down_during_the_run_is_delivered_by_flush_once(
 
 def test_the_same_customer_and_code_is_never_alerted_twice(engine: Engine) -> None:
     run_id = _seed(engine, [("C1", "NULL_BALANCE")])
-    from balmon.engine.writer import insert_ignoring_duplicates
+    from balmon.storage.statements import insert_ignoring_duplicates
 
     with engine.begin() as c:
         c.execute(
@@ -218,7 +219,7 @@ def test_the_optional_end_of_run_summary_states_counts_and_link(engine: Engine) 
             settings=_settings([f"json://127.0.0.1:{hook.port}/hook"], summary=True),
             clock=SystemClock(),
         )
-        asyncio.run(pipeline.finish(run_id))
+        asyncio.run(pipeline.finish(summarize(engine, run_id)))
     summary = next(p for p in hook.posts if p["title"].startswith("[balmon] run"))
     assert summary["title"] == f"[balmon] run {run_id} for 2026-11-27: PASS 6 FAIL 2 UNAVAILABLE 3"
     assert "duration 42.0s" in summary["message"] and "- TIMEOUT: 1" in summary["message"]

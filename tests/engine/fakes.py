@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-
-Behaviour = Callable[[], Decimal]
 
 
 class ScriptedSource:

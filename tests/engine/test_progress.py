@@ -7,8 +7,8 @@ import io
 from datetime import UTC, datetime
 
 from balmon.engine.progress import Progress
-from balmon.engine.records import Status
 from balmon.engine.worker import Tally
+from balmon.storage.states import Status
 
 
 class StoppedClock:

@@ -9,11 +9,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, select, update
 
 from balmon.engine import RunRequest, RunSummary, VerificationRun
-from balmon.errors import ApiFailure, MissingData, NullBalance, TimeoutFailure
-from balmon.storage.schema import alerts, error_logs, verification_results, verification_runs
+from balmon.errors import (
+    ApiFailure,
+    ConfigError,
+    CustomerFileError,
+    MissingData,
+    NullBalance,
+    StorageError,
+    TimeoutFailure,
+)
+from balmon.storage.schema import (
+    alerts,
+    error_logs,
+    run_leases,
+    verification_results,
+    verification_runs,
+)
 from tests.conftest import on_backends
 from tests.engine.fakes import ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
@@ -186,3 +201,42 @@ def test_retry_unavailable_rechecks_only_unavailable(engine: Engine, tmp_path: P
         alerts_for_nul = c.execute(select(alerts).where(alerts.c.customer_id == "NUL")).all()
     assert parent == first.run_id
     assert len(alerts_for_nul) == 1
+
+
+class _StealsTheLease(ScriptedSource):
+    """Answers slowly; at the tenth call another process takes the date's lease over."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__({}, default=Decimal(1))
+        self._engine = engine
+
+    async def fetch(self, customer_id: str) -> Decimal:
+        if sum(self.calls.values()) == 10:
+            with self._engine.begin() as c:
+                c.execute(update(run_leases).values(host="elsewhere", pid=4242))
+        await asyncio.sleep(0.01)
+        return await super().fetch(customer_id)
+
+
+def test_an_error_inside_the_run_surfaces_as_itself_and_fails_the_run(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write_customers(tmp_path / "c.csv", [(f"C{i}", "0") for i in range(400)])
+    with pytest.raises(StorageError, match="lost the lease"):
+        _run(engine, path, _StealsTheLease(engine), engine={"heartbeat_seconds": 0.05})
+    with engine.connect() as c:
+        run = c.execute(select(verification_runs)).one()
+    assert run.status == "failed" and run.reason.startswith("StorageError: lost the lease")
+
+
+def test_a_customer_file_without_customer_id_is_refused_before_the_run_opens(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("id,min_balance\nC1,5\n", encoding="utf-8")
+    with pytest.raises(CustomerFileError, match="header has no customer_id column") as caught:
+        _run(engine, path, ScriptedSource({}, default=Decimal(1)))
+    assert isinstance(caught.value, ConfigError)
+    assert caught.value.key == "verification.customers_file"
+    with engine.connect() as c:
+        assert c.execute(select(verification_runs)).all() == []

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import Engine, event, func, insert, select
 
+from balmon import limits
 from balmon.clock import SystemClock
 from balmon.engine.records import ErrorRecord
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ErrorCode
+from balmon.errors import ErrorCode, MissingData
 from balmon.storage.schema import error_logs, verification_runs
 
 DAY = date(2026, 11, 27)
@@ -25,19 +26,23 @@ def _run_row(engine: Engine) -> int:
     return int(key[0])
 
 
-def _record(n: int) -> ErrorRecord:
-    return ErrorRecord(f"C{n}", ErrorCode.TIMEOUT, "slow", 0, datetime.now(UTC))
-
-
-async def test_rows_added_while_the_writer_is_stopping_are_committed(engine: Engine) -> None:
-    writer = BatchWriter(
+def _writer(engine: Engine, *, max_batch: int) -> BatchWriter:
+    return BatchWriter(
         engine=engine,
         run_id=_run_row(engine),
         business_date=DAY,
         clock=SystemClock(),
         interval=0.01,
-        max_batch=1,
+        max_batch=max_batch,
     )
+
+
+def _record(n: int) -> ErrorRecord:
+    return ErrorRecord(f"C{n}", ErrorCode.TIMEOUT, "slow", 0, datetime.now(UTC))
+
+
+async def test_rows_added_while_the_writer_is_stopping_are_committed(engine: Engine) -> None:
+    writer = _writer(engine, max_batch=1)
     loop = asyncio.get_running_loop()
 
     def add_and_stop() -> None:
@@ -59,3 +64,30 @@ async def test_rows_added_while_the_writer_is_stopping_are_committed(engine: Eng
     event.remove(engine, "commit", during_commit)
     with engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(error_logs)) == 2
+
+
+async def test_long_messages_and_traces_are_cut_visibly_to_their_limits(engine: Engine) -> None:
+    writer = _writer(engine, max_batch=100)
+    failure = MissingData("field absent: " + "x" * 900)
+    writer.add_error(
+        ErrorRecord(
+            "C1",
+            failure.code,
+            failure.message,
+            0,
+            datetime.now(UTC),
+            stack_trace="Traceback\n" + "frame\n" * 3000 + "MissingData: newest line",
+        )
+    )
+    # A rejected row's reason is not an exception's message: the writer cuts it too.
+    writer.add_error(ErrorRecord(None, ErrorCode.INVALID_INPUT, "r" * 900, 0, datetime.now(UTC)))
+    await writer.flush()
+    with engine.connect() as c:
+        rows = c.execute(select(error_logs).order_by(error_logs.c.id)).all()
+    for row in rows:
+        assert len(row.error_message) == limits.MESSAGE
+        assert row.error_message.endswith("...")
+    assert rows[0].error_message.startswith("field absent: x")
+    trace = rows[0].stack_trace
+    assert trace.startswith("...\n") and trace.endswith("MissingData: newest line")
+    assert len(trace) == limits.TRACE + len("...\n")

@@ -90,6 +90,18 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     assert bad_date.returncode == 2 and "--date" in bad_date.stderr
 
 
+def test_a_customer_file_without_customer_id_is_one_config_line(tmp_path: Path) -> None:
+    env = _env(tmp_path, "http://127.0.0.1:9")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,min_balance\nC1,5\n", encoding="utf-8")
+    result = _balmon(env, "--date", "2026-11-20", "--customers", str(wrong))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"balmon: config error: verification.customers_file: {wrong}: "
+        "header has no customer_id column"
+    )
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_or_stopped_run_resumes_with_exactly_one_result_per_customer(
     tmp_path: Path, signum: signal.Signals

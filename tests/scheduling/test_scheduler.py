@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from balmon.alerts import outbox
+from balmon.alerts.channels import Channel, parse_channels
+from balmon.alerts.content import Rendered
 from balmon.config import Settings
 from balmon.engine.lease import Owner
+from balmon.scheduling.alarms import Alarm, AlarmReason
 from balmon.scheduling.launcher import Launch, LaunchState, RunLauncher
 from balmon.scheduling.scheduler import Scheduler
 from balmon.storage.schema import (
@@ -233,3 +237,44 @@ async def test_stopping_mid_run_interrupts_it_and_starts_no_other_date(
     with engine.connect() as c:
         lease = c.execute(select(run_leases)).one()
     assert lease.pid is None  # released: the next firing resumes the date
+
+
+class _AlarmDuringDelivery:
+    """A channel that is slow to take the first message; meanwhile a run fails (an alarm)."""
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        self.scheduler: Scheduler | None = None
+
+    async def send(self, channel: Channel, title: str, body: str) -> None:
+        if not self.titles and self.scheduler is not None:
+            alarm = Alarm(date(2026, 11, 27), AlarmReason.FAILED, "the run could not complete")
+            await asyncio.to_thread(self.scheduler._alarm, alarm, NOW)
+        self.titles.append(title)
+
+
+async def test_an_alarm_raised_while_alerts_are_flushed_is_delivered_at_once(
+    engine: Engine, bank: tuple[str, Path]
+) -> None:
+    url, customers = bank
+    settings = _with_alert_url(
+        _settings(engine, url, customers, catch_up_days=0, enabled=False),
+        "json://127.0.0.1:9/hook",
+    )
+    # One delivery round per flush: the alarm comes after that round looked for work.
+    alerts = settings.alerts.model_copy(update={"delivery_attempts": 1})
+    settings = settings.model_copy(update={"alerts": alerts})
+    with engine.begin() as c:  # a message waiting from before, so the first flush sends
+        outbox.add_message(
+            c, Rendered("[balmon] earlier", "b", "s"), kind="test", now=NOW, count=0,
+            channels=parse_channels(settings.alerts.urls),
+        )  # fmt: skip
+    notifier = _AlarmDuringDelivery()
+    clock = FixedClock(NOW)  # the flush interval never passes: only "deliver now" sends
+    launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+    scheduler = Scheduler(
+        settings=settings, engine=engine, launcher=launcher, clock=clock, notifier=notifier
+    )
+    notifier.scheduler = scheduler
+    await _run_until(scheduler, lambda: len(notifier.titles) >= 2, timeout=5)
+    assert notifier.titles == ["[balmon] earlier", "[balmon] CRITICAL: 2026-11-27 run failed"]

@@ -10,6 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import SecretStr
 
+from balmon import limits
+from balmon.errors import DeliveryError
+
 # Schemes whose messages must fit a text message.
 SMS_SCHEMES = frozenset(
     {
@@ -17,10 +20,6 @@ SMS_SCHEMES = frozenset(
         "d7sms", "smseagle", "kavenegar", "msgbird", "textbelt", "seven", "smsmgr", "bulkvs",
     }
 )  # fmt: skip
-
-
-class DeliveryError(Exception):
-    """A channel did not accept a message; the text is safe to store."""
 
 
 @dataclass(frozen=True)
@@ -129,4 +128,4 @@ def _reason(result: object) -> str:
     logs = getattr(result, "logs", None)
     messages = [entry.message for entry in logs()] if callable(logs) else []
     text = messages[-1] if messages else "the channel refused the message"
-    return _WHITESPACE.sub(" ", str(text))[:300]
+    return limits.clip(_WHITESPACE.sub(" ", str(text)), limits.REASON)

@@ -1,4 +1,7 @@
-"""The durable outbox: alerts grouped into messages, one delivery row per message and channel."""
+"""The durable outbox: alerts grouped into messages, one delivery row per message and channel.
+
+Every query on `alerts`, `alert_messages` and `alert_deliveries` lives here.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from balmon import limits
 from balmon.alerts.channels import Channel, route
 from balmon.alerts.content import AlertedCustomer, Rendered, render_group
 from balmon.config.settings import AlertSettings
-from balmon.errors import info
+from balmon.errors import GroupTaken, info
 from balmon.storage.schema import alert_deliveries, alert_messages, alerts
+from balmon.storage.states import DeliveryStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +25,6 @@ class GroupKey:
     run_id: int | None  # None for a message about a date rather than a run (an alarm)
     business_date: date
     error_code: str | None  # None for a run's summary message
-
-
-class GroupTaken(Exception):
-    """Another process grouped some of these alerts first; this transaction rolls back."""
 
 
 def ready_groups(
@@ -73,6 +74,8 @@ def group(
     total, last_id = connection.execute(
         select(func.count(), func.max(alerts.c.id)).where(*where)
     ).one()
+    if not total:  # another process grouped (and sent) all of them since the key was read
+        raise GroupTaken(str(key))
     listed = connection.execute(
         select(alerts)
         .where(*where)
@@ -131,7 +134,7 @@ def add_message(
             error_code=key.error_code if key else None,
             severity=severity,
             customers_count=count,
-            title=rendered.title[:255],
+            title=limits.clip(rendered.title, limits.TITLE),
             body=rendered.body,
             short_body=rendered.short_body,
             created_at=now,
@@ -147,7 +150,7 @@ def add_message(
                 {
                     "message_id": message_id,
                     "channel": c.name,
-                    "status": "pending",
+                    "status": DeliveryStatus.PENDING,
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,
@@ -164,7 +167,7 @@ def pending(connection: Connection, message_ids: list[int] | None = None) -> lis
     query = (
         select(d.id, d.channel, d.attempts, m.title, m.body, m.short_body)
         .join(alert_messages, m.id == d.message_id)
-        .where(d.status == "pending")
+        .where(d.status == DeliveryStatus.PENDING)
         .order_by(d.id)
     )
     if message_ids is not None:
@@ -177,18 +180,23 @@ def claim(connection: Connection, delivery_id: int, attempts: int, now: datetime
     d = alert_deliveries.c
     result = connection.execute(
         update(alert_deliveries)
-        .where(d.id == delivery_id, d.status == "pending", d.attempts == attempts)
+        .where(d.id == delivery_id, d.status == DeliveryStatus.PENDING, d.attempts == attempts)
         .values(attempts=attempts + 1, updated_at=now)
     )
     return bool(result.rowcount == 1)
 
 
 def settle(
-    connection: Connection, delivery_id: int, *, status: str, error: str | None, now: datetime
+    connection: Connection,
+    delivery_id: int,
+    *,
+    status: DeliveryStatus,
+    error: str | None,
+    now: datetime,
 ) -> None:
     """Record an attempt's outcome (`pending` keeps it for the next flush)."""
     values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now}
-    if status == "sent":
+    if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     connection.execute(
         update(alert_deliveries).where(alert_deliveries.c.id == delivery_id).values(**values)
@@ -207,3 +215,47 @@ def delivery_counts(connection: Connection, run_id: int | None = None) -> dict[s
 def deliveries_of(connection: Connection, message_id: int) -> list[Any]:
     query = select(alert_deliveries).where(alert_deliveries.c.message_id == message_id)
     return list(connection.execute(query.order_by(alert_deliveries.c.id)).all())
+
+
+def listing(connection: Connection, *, pending_only: bool, limit: int) -> list[Any]:
+    """The newest messages, one row per message and channel with its delivery state."""
+    m, d = alert_messages.c, alert_deliveries.c
+    query = (
+        select(
+            m.id,
+            m.created_at,
+            m.kind,
+            m.error_code,
+            m.customers_count,
+            d.channel,
+            d.status,
+            d.attempts,
+            d.last_error,
+        )
+        .outerjoin(alert_deliveries, d.message_id == m.id)
+        .order_by(m.id.desc(), d.id)
+        .limit(limit)
+    )
+    if pending_only:
+        query = query.where(d.status == DeliveryStatus.PENDING)
+    return list(connection.execute(query).all())
+
+
+def pending_on(connection: Connection, day: date) -> int:
+    """Deliveries still pending for messages about business date `day`."""
+    m, d = alert_messages.c, alert_deliveries.c
+    query = (
+        select(func.count())
+        .select_from(alert_deliveries)
+        .join(alert_messages, m.id == d.message_id)
+        .where(d.status == DeliveryStatus.PENDING, m.business_date == day)
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def oldest_pending(connection: Connection) -> tuple[int, datetime | None]:
+    """How many deliveries are pending, and when the oldest of them was created."""
+    d = alert_deliveries.c
+    query = select(func.count(), func.min(d.created_at)).where(d.status == DeliveryStatus.PENDING)
+    count, oldest = connection.execute(query).one()
+    return int(count), oldest

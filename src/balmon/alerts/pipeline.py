@@ -1,5 +1,8 @@
-"""Group a run's alerts, deliver them with retries, and never lose one.
+"""Group alerts into messages, deliver them with retries, and never lose one.
 
+One path serves a run's end (`finish`), the scheduler's and `balmon alerts flush`'s
+periodic `flush` and `alerts test`: group what is waiting, then deliver every pending
+delivery with `retry.Backoff` between rounds, then report counts as a `DeliveryReport`.
 All database work here is short and runs on the event loop's thread (as the run's writer
 does); only the channel deliveries wait on the network.
 """
@@ -9,43 +12,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine, Row
 
+from balmon import limits
 from balmon.alerts import outbox
-from balmon.alerts.channels import (
-    AppriseNotifier,
-    Channel,
-    DeliveryError,
-    Notifier,
-    parse_channels,
-    route,
-)
+from balmon.alerts.channels import AppriseNotifier, Channel, Notifier, parse_channels, route
 from balmon.alerts.content import render_summary, render_test
 from balmon.clock import Clock
 from balmon.config.settings import AlertSettings
-from balmon.storage.schema import verification_results, verification_runs
+from balmon.errors import DeliveryError, GroupTaken
+from balmon.retry import Backoff
+from balmon.storage.states import DeliveryStatus, Status
 
 log = logging.getLogger("balmon.alerts")
 _PARALLEL_DELIVERIES = 8
 
 
 @dataclass(frozen=True, slots=True)
-class FlushReport:
+class DeliveryReport:
+    """Messages created by this pipeline, and deliveries by state (of one run, or all)."""
+
     messages: int
     sent: int
     pending: int
     failed: int
 
+    @classmethod
+    def of(cls, messages: int, counts: dict[str, int]) -> DeliveryReport:
+        return cls(
+            messages,
+            counts.get(DeliveryStatus.SENT, 0),
+            counts.get(DeliveryStatus.PENDING, 0),
+            counts.get(DeliveryStatus.FAILED, 0),
+        )
+
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
+class RunFacts(Protocol):
+    """What the end-of-run summary message says: the run's own counts, not a recount."""
+
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def business_date(self) -> date: ...
+    @property
+    def passed(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def unavailable(self) -> int: ...
+    @property
+    def by_code(self) -> dict[str, int]: ...
+    @property
+    def duration_seconds(self) -> float: ...
+
+
 class AlertPipeline:
-    """The run's alerting: `watch` during the run, `finish` at its end."""
+    """The run's alerting: `watch` during the run, `finish` at its end; `flush` any time."""
 
     def __init__(
         self,
@@ -61,8 +91,11 @@ class AlertPipeline:
         self._notifier = notifier or AppriseNotifier()
         self._channels = parse_channels(settings.urls)
         self._by_name = {c.name: c for c in self._channels}
+        self._backoff = Backoff.doubling(
+            settings.delivery_backoff_seconds, settings.delivery_attempts - 1
+        )
         self._messages = 0
-        self._round: asyncio.Future[None] | None = None
+        self._round: asyncio.Future[DeliveryReport] | None = None
 
     async def watch(self, run_id: int) -> None:
         """Send each group once its first alert waited `group_wait_seconds` (until cancelled)."""
@@ -72,23 +105,43 @@ class AlertPipeline:
             if self._group(run_id=run_id, older_than=self._clock.now() - wait):
                 # Shielded: cancelling the watch between a send and its record would send the
                 # message again at `finish`; `finish` awaits this round instead.
-                self._round = asyncio.ensure_future(self._deliver_pending(attempts=1))
+                self._round = asyncio.ensure_future(self._deliver(run_id=run_id, attempts=1))
                 await asyncio.shield(self._round)
 
-    async def finish(self, run_id: int, *, summary: bool | None = None) -> dict[str, int]:
-        """Wait out the newest group's wait, group the rest, deliver with retries; report counts."""
+    async def finish(self, run: RunFacts) -> DeliveryReport:
+        """Wait out the newest group's wait, group the rest, deliver with retries; report."""
         if self._round is not None:
             await self._round
-        await self._wait_for_group(run_id)
-        self._group(run_id=run_id, older_than=None)
-        if summary if summary is not None else self._settings.summary:
-            self._summary(run_id)
-        await self._deliver_pending(attempts=self._settings.delivery_attempts)
+        await self._wait_for_group(run.run_id)
+        self._group(run_id=run.run_id, older_than=None)
+        if self._settings.summary:
+            self._add_summary(run)
+        return await self._deliver(run_id=run.run_id, attempts=self._settings.delivery_attempts)
+
+    async def flush(self) -> DeliveryReport:
+        """Group every waiting alert now and retry every pending delivery; report all."""
+        self._group(run_id=None, older_than=None)
+        return await self._deliver(run_id=None, attempts=self._settings.delivery_attempts)
+
+    async def send_test(self) -> dict[str, str | None]:
+        """Send a test message to every channel; return each channel's error (None when sent)."""
+        with self._engine.begin() as connection:
+            message_id = outbox.add_message(
+                connection,
+                render_test(),
+                kind="test",
+                now=self._clock.now(),
+                count=0,
+                channels=self._channels,
+            )
+        await self._deliver_pending(attempts=1, message_ids=[message_id])
         with self._engine.connect() as connection:
-            counts = outbox.delivery_counts(connection, run_id)
-        return FlushReport(
-            self._messages, counts.get("sent", 0), counts.get("pending", 0), counts.get("failed", 0)
-        ).as_dict()
+            return {
+                row.channel: (
+                    None if row.status == DeliveryStatus.SENT else row.last_error or row.status
+                )
+                for row in outbox.deliveries_of(connection, message_id)
+            }
 
     async def _wait_for_group(self, run_id: int) -> None:
         with self._engine.connect() as connection:
@@ -104,7 +157,7 @@ class AlertPipeline:
         with self._engine.connect() as connection:
             keys = outbox.ready_groups(connection, older_than=older_than, run_id=run_id)
         for key in keys:
-            with contextlib.suppress(outbox.GroupTaken), self._engine.begin() as connection:
+            with contextlib.suppress(GroupTaken), self._engine.begin() as connection:
                 outbox.group(
                     connection,
                     key,
@@ -116,34 +169,21 @@ class AlertPipeline:
         self._messages += made
         return made
 
-    def _summary(self, run_id: int) -> None:
+    def _add_summary(self, run: RunFacts) -> None:
+        counts = {
+            Status.PASS.value: run.passed,
+            Status.FAIL.value: run.failed,
+            Status.UNAVAILABLE.value: run.unavailable,
+        }
+        rendered = render_summary(
+            business_date=run.business_date,
+            run_id=run.run_id,
+            counts={status: n for status, n in counts.items() if n},
+            by_code=run.by_code,
+            duration=run.duration_seconds,
+            dashboard_url=self._settings.dashboard_url,
+        )
         with self._engine.begin() as connection:
-            run = connection.execute(
-                select(verification_runs).where(verification_runs.c.id == run_id)
-            ).one()
-            r = verification_results.c
-            counts: dict[str, int] = dict(
-                connection.execute(
-                    select(r.status, func.count()).where(r.run_id == run_id).group_by(r.status)
-                ).all()
-            )
-            by_code: dict[str, int] = dict(
-                connection.execute(
-                    select(r.error_code, func.count())
-                    .where(r.run_id == run_id, r.status == "UNAVAILABLE")
-                    .group_by(r.error_code)
-                ).all()
-            )
-            end = run.finished_at or self._clock.now()
-            rendered = render_summary(
-                business_date=run.business_date,
-                run_id=run_id,
-                counts=counts,
-                by_code=by_code,
-                duration=(end - run.started_at).total_seconds(),
-                dashboard_url=self._settings.dashboard_url,
-            )
-            key = outbox.GroupKey(run_id, run.business_date, None)
             outbox.add_message(
                 connection,
                 rendered,
@@ -151,24 +191,31 @@ class AlertPipeline:
                 now=self._clock.now(),
                 count=sum(counts.values()),
                 channels=route(self._channels, "SUMMARY", self._settings.routes),
-                key=key,
+                key=outbox.GroupKey(run.run_id, run.business_date, None),
             )
         self._messages += 1
 
-    async def _deliver_pending(self, *, attempts: int) -> None:
+    async def _deliver(self, *, run_id: int | None, attempts: int) -> DeliveryReport:
+        await self._deliver_pending(attempts=attempts)
+        with self._engine.connect() as connection:
+            counts = outbox.delivery_counts(connection, run_id)
+        return DeliveryReport.of(self._messages, counts)
+
+    async def _deliver_pending(
+        self, *, attempts: int, message_ids: list[int] | None = None
+    ) -> None:
+        """Up to `attempts` rounds over the pending deliveries, waiting out the backoff between."""
         for attempt in range(attempts):
             with self._engine.connect() as connection:
-                todo = outbox.pending(connection)
+                todo = outbox.pending(connection, message_ids)
             if not todo:
                 return
             if attempt:
-                await self._clock.sleep(
-                    self._settings.delivery_backoff_seconds * 2 ** (attempt - 1)
-                )
+                await self._clock.sleep(self._backoff.delay(attempt, random.Random()))
             limit = asyncio.Semaphore(_PARALLEL_DELIVERIES)
-            await asyncio.gather(*(self._deliver(row, limit) for row in todo))
+            await asyncio.gather(*(self._deliver_one(row, limit) for row in todo))
 
-    async def _deliver(self, row: Row[Any], limit: asyncio.Semaphore) -> None:
+    async def _deliver_one(self, row: Row[Any], limit: asyncio.Semaphore) -> None:
         channel = self._by_name.get(row.channel)
         now = self._clock.now()
         with self._engine.begin() as connection:
@@ -178,7 +225,7 @@ class AlertPipeline:
                 outbox.settle(
                     connection,
                     row.id,
-                    status="failed",
+                    status=DeliveryStatus.FAILED,
                     error="channel no longer configured",
                     now=now,
                 )
@@ -189,7 +236,7 @@ class AlertPipeline:
 
     async def _send(
         self, channel: Channel, row: Row[Any], limit: asyncio.Semaphore
-    ) -> tuple[str, str | None]:
+    ) -> tuple[DeliveryStatus, str | None]:
         body = row.short_body if channel.is_sms and row.short_body else row.body
         async with limit:
             try:
@@ -198,39 +245,5 @@ class AlertPipeline:
                 log.warning(
                     "alert delivery failed", extra={"channel": channel.name, "reason": str(exc)}
                 )
-                return "pending", str(exc)[:300]
-        return "sent", None
-
-    async def send_test(self) -> dict[str, str | None]:
-        """Send a test message to every channel; return each channel's error (None when sent)."""
-        with self._engine.begin() as connection:
-            message_id = outbox.add_message(
-                connection,
-                render_test(),
-                kind="test",
-                now=self._clock.now(),
-                count=0,
-                channels=self._channels,
-            )
-        await self._deliver_pending_of(message_id)
-        with self._engine.connect() as connection:
-            return {
-                row.channel: (None if row.status == "sent" else row.last_error or row.status)
-                for row in outbox.deliveries_of(connection, message_id)
-            }
-
-    async def _deliver_pending_of(self, message_id: int) -> None:
-        with self._engine.connect() as connection:
-            todo = outbox.pending(connection, [message_id])
-        limit = asyncio.Semaphore(_PARALLEL_DELIVERIES)
-        await asyncio.gather(*(self._deliver(row, limit) for row in todo))
-
-    async def flush(self) -> FlushReport:
-        """Group every waiting alert now and retry every pending delivery."""
-        self._group(run_id=None, older_than=None)
-        await self._deliver_pending(attempts=self._settings.delivery_attempts)
-        with self._engine.connect() as connection:
-            counts = outbox.delivery_counts(connection)
-        return FlushReport(
-            self._messages, counts.get("sent", 0), counts.get("pending", 0), counts.get("failed", 0)
-        )
+                return DeliveryStatus.PENDING, limits.clip(str(exc), limits.REASON)
+        return DeliveryStatus.SENT, None

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from balmon import aio
-from balmon.alerts import AlertPipeline
-from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.alerts import AlertPipeline, outbox
+from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
 from balmon.clock import SystemClock
 from balmon.config import Settings
 from balmon.storage import ensure_schema, make_engine
-from balmon.storage.schema import alert_deliveries, alert_messages
 
 app = typer.Typer(help="The alert outbox: flush, list, test.", no_args_is_help=True)
 
@@ -28,7 +26,7 @@ def _pipeline(settings: Settings) -> AlertPipeline:
 def flush_command(config: ConfigOption = None) -> None:
     """Group waiting alerts and deliver every pending message; exit 1 if some stay pending."""
     settings = settings_or_exit(config)
-    with storage_errors():
+    with exit_on_error():
         report = aio.run(_pipeline(settings).flush())
     typer.echo(
         f"messages created {report.messages}, deliveries sent {report.sent}, "
@@ -44,7 +42,7 @@ def send_test_command(config: ConfigOption = None) -> None:
     settings = settings_or_exit(config)
     if not settings.alerts.urls:
         fail("config error: alerts.urls: no channel configured", 2)
-    with storage_errors():
+    with exit_on_error():
         outcomes = aio.run(_pipeline(settings).send_test())
     for channel, error in outcomes.items():
         typer.echo(f"{channel}: {'ok' if error is None else 'FAILED: ' + error}")
@@ -60,30 +58,11 @@ def list_command(
 ) -> None:
     """Show the newest messages of the outbox with each channel's delivery state."""
     settings = settings_or_exit(config)
-    with storage_errors():
+    with exit_on_error():
         engine = make_engine(settings.database.url)
         ensure_schema(engine)
-        m, d = alert_messages.c, alert_deliveries.c
-        query = (
-            select(
-                m.id,
-                m.created_at,
-                m.kind,
-                m.error_code,
-                m.customers_count,
-                d.channel,
-                d.status,
-                d.attempts,
-                d.last_error,
-            )
-            .outerjoin(alert_deliveries, d.message_id == m.id)
-            .order_by(m.id.desc(), d.id)
-            .limit(limit)
-        )
-        if pending:
-            query = query.where(d.status == "pending")
         with engine.connect() as connection:
-            rows = connection.execute(query).all()
+            rows = outbox.listing(connection, pending_only=pending, limit=limit)
     widths = (5, 19, 7, 18, 5, 32, 8, 5)
     typer.echo(
         _row(

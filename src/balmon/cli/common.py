@@ -10,9 +10,9 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from balmon import logs
+from balmon import limits, logs
 from balmon.config import Settings, load_settings
-from balmon.errors import ConfigError, StorageError
+from balmon.errors import BalmonError, ConfigError, StorageError
 
 ConfigOption = Annotated[
     Path | None,
@@ -52,12 +52,15 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 def _database_reason(exc: DBAPIError) -> str:
     first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    return first[:300]
+    return limits.clip(first, limits.REASON)
 
 
 @contextmanager
-def storage_errors() -> Iterator[None]:
-    """Turn an unreachable database into one line and exit code 1."""
+def exit_on_error() -> Iterator[None]:
+    """The CLI's one error handler: any `BalmonError` or unreachable database is one line.
+
+    Bad configuration exits 2; everything else (database down, run refused, ...) exits 1.
+    """
     try:
         yield
     except ConfigError as exc:
@@ -66,3 +69,5 @@ def storage_errors() -> Iterator[None]:
         fail(f"database unavailable: {_database_reason(exc)}", 1)
     except StorageError as exc:
         fail(f"database error: {exc}", 1)
+    except BalmonError as exc:
+        fail(str(exc), 1)

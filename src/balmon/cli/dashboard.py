@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
 from balmon.dashboard import auth
-from balmon.dashboard.auth import Role, UserError
+from balmon.dashboard.auth import Role
+from balmon.errors import UserError
 from balmon.storage import ensure_schema, make_engine
 
 users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def add_user(
     config: ConfigOption = None,
 ) -> None:
     """Add a user; the password is read from stdin (or prompted on a terminal)."""
-    with storage_errors():
+    with exit_on_error():
         engine = _engine(config)
         try:
             auth.add_user(engine, name, _read_password(), Role.named(role), datetime.now(UTC))
@@ -51,7 +52,7 @@ def add_user(
 @users_app.command("list")
 def list_users(config: ConfigOption = None) -> None:
     """List users with their role and state."""
-    with storage_errors():
+    with exit_on_error():
         rows = auth.list_users(_engine(config))
     for row in rows:
         state = "disabled" if row.disabled else "active"
@@ -62,11 +63,8 @@ def list_users(config: ConfigOption = None) -> None:
 @users_app.command("disable")
 def disable_user(name: str, config: ConfigOption = None) -> None:
     """Disable a user and end their sessions."""
-    with storage_errors():
-        try:
-            auth.disable_user(_engine(config), name, datetime.now(UTC))
-        except UserError as exc:
-            fail(str(exc), 1)
+    with exit_on_error():
+        auth.disable_user(_engine(config), name, datetime.now(UTC))
     typer.echo(f"user {name} disabled")
 
 
@@ -77,7 +75,7 @@ def create_token(
     config: ConfigOption = None,
 ) -> None:
     """Create an API token; it is printed once, on the last line."""
-    with storage_errors():
+    with exit_on_error():
         try:
             token = auth.create_token(_engine(config), name, Role.named(role), datetime.now(UTC))
         except UserError as exc:
@@ -89,18 +87,15 @@ def create_token(
 @tokens_app.command("revoke")
 def revoke_token(name: str, config: ConfigOption = None) -> None:
     """Revoke an API token."""
-    with storage_errors():
-        try:
-            auth.revoke_token(_engine(config), name, datetime.now(UTC))
-        except UserError as exc:
-            fail(str(exc), 1)
+    with exit_on_error():
+        auth.revoke_token(_engine(config), name, datetime.now(UTC))
     typer.echo(f"token {name} revoked")
 
 
 @tokens_app.command("list")
 def list_tokens(config: ConfigOption = None) -> None:
     """List API tokens (names and roles, never the tokens)."""
-    with storage_errors():
+    with exit_on_error():
         rows = auth.list_tokens(_engine(config))
     for row in rows:
         state = "revoked" if row.revoked_at else "active"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from balmon.cli.common import ConfigOption, settings_or_exit, storage_errors
+from balmon.cli.common import ConfigOption, exit_on_error, settings_or_exit
 from balmon.storage import make_engine, upgrade
 from balmon.storage.migrate import current_revision, head_revision, upgrade_sql
 
@@ -22,7 +22,7 @@ def upgrade_command(
 ) -> None:
     """Create or migrate the schema to the newest revision and seed the error codes."""
     settings = settings_or_exit(config)
-    with storage_errors():
+    with exit_on_error():
         engine = make_engine(settings.database.url)
         if sql:
             typer.echo(upgrade_sql(engine), nl=False)
@@ -37,6 +37,6 @@ def upgrade_command(
 def current_command(config: ConfigOption = None) -> None:
     """Show the database's schema revision and the newest one available."""
     settings = settings_or_exit(config)
-    with storage_errors():
+    with exit_on_error():
         engine = make_engine(settings.database.url)
         typer.echo(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")

@@ -21,10 +21,9 @@ from balmon.clock import SystemClock
 from balmon.config import Settings, load_settings
 from balmon.engine import RunRequest, render
 from balmon.engine.lease import Mode
-from balmon.engine.state import completed_dates
+from balmon.engine.state import has_completed
 from balmon.errors import ConfigError
-from balmon.storage import ensure_schema, make_engine
-from balmon.storage.migrate import current_revision
+from balmon.storage import make_engine
 
 # The story's waits, compressed 100x so the demo's retries take seconds, not minutes.
 COMPRESSION = 100
@@ -41,18 +40,6 @@ def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
         "logging": {"file": Path(DEMO_FILES["log"])},
     }
     return load_settings(config, **overrides)
-
-
-def _already_completed(settings: Settings, request: RunRequest) -> bool:
-    engine = make_engine(settings.database.url)
-    try:
-        if current_revision(engine) is None:
-            return False
-        ensure_schema(engine)
-        with engine.connect() as connection:
-            return bool(completed_dates(connection, [request.business_date]))
-    finally:
-        engine.dispose()
 
 
 def demo_command(
@@ -75,9 +62,9 @@ def demo_command(
             fail(f"config error: {exc}", 2)
         logs.configure(settings.logging)
         day = settings.schedule.today(SystemClock().now())
-        mode: Mode = "normal"
-        if _already_completed(settings, RunRequest(day)):
-            mode = "rerun"
+        engine = make_engine(settings.database.url)
+        mode: Mode = "rerun" if has_completed(engine, day) else "normal"
+        engine.dispose()
         _explain(settings, simulator.url, customers, fault_rate)
         summary = run_verification(settings, RunRequest(day, mode, path))
         typer.echo("")

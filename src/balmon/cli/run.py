@@ -12,12 +12,11 @@ import typer
 
 from balmon import aio
 from balmon.alerts import AlertPipeline
-from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
 from balmon.clock import SystemClock
 from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, VerificationRun, render
 from balmon.engine.lease import Mode
-from balmon.errors import RunRefused
 from balmon.lifecycle import Shutdown
 from balmon.source import HttpBalanceSource
 from balmon.storage import ensure_schema, make_engine
@@ -53,11 +52,9 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
 def run_verification(settings: Settings, request: RunRequest) -> RunSummary:
     """Run the date and return its summary; errors and signals end the command with one line."""
     stopped: list[Shutdown] = []
-    with storage_errors():
+    with exit_on_error():
         try:
             return aio.run(_execute(settings, request, stopped))
-        except RunRefused as exc:
-            fail(str(exc), 1)
         except (asyncio.CancelledError, KeyboardInterrupt):
             shutdown = stopped[0] if stopped else None
             name = shutdown.name if shutdown and shutdown.requested else "SIGINT"

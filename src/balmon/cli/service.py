@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import Engine
 
 from balmon import aio, service
-from balmon.cli.common import ConfigOption, fail, settings_or_exit, storage_errors
+from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
 from balmon.config import Settings
 from balmon.engine.state import DateState, date_status
 from balmon.lifecycle import Shutdown
@@ -17,7 +17,7 @@ from balmon.storage import ensure_schema, make_engine
 
 
 def _schema(settings: Settings) -> Engine:
-    with storage_errors():
+    with exit_on_error():
         engine = make_engine(settings.database.url)
         ensure_schema(engine)
     return engine
@@ -60,7 +60,7 @@ def serve_command(
     engine = _schema(settings)
     what = "dashboard and scheduler" if scheduling else "dashboard"
     typer.echo(f"balmon {what} on http://{settings.dashboard.host}:{settings.dashboard.port}/")
-    with storage_errors():
+    with exit_on_error():
         shutdown = aio.run(service.serve(settings=settings, engine=engine, scheduler=scheduling))
     _stopped(shutdown)
 
@@ -71,7 +71,7 @@ def scheduler_command(config: ConfigOption = None) -> None:
     _require_runnable(settings)
     engine = _schema(settings)
     typer.echo(f"balmon scheduler: cron {settings.schedule.cron!r} ({settings.schedule.timezone})")
-    with storage_errors():
+    with exit_on_error():
         shutdown = aio.run(service.run_scheduler(settings=settings, engine=engine))
     _stopped(shutdown)
 
@@ -89,7 +89,7 @@ def check_command(
     except ValueError:
         fail(f"--date: expected YYYY-MM-DD, got {business_date!r}", 2)
     engine = _schema(settings)
-    with storage_errors(), engine.connect() as connection:
+    with exit_on_error(), engine.connect() as connection:
         status = date_status(
             connection,
             day,

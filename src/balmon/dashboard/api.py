@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from balmon import limits
 from balmon.dashboard import queries
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.queries import ErrorFilter
@@ -146,7 +147,7 @@ def error_detail(request: Request, who: Viewer, error_id: int) -> dict[str, Any]
 
 
 class ResolveBody(BaseModel):
-    notes: str = Field(min_length=1, max_length=2000)
+    notes: str = Field(min_length=1, max_length=limits.NOTES)
 
 
 @router.post("/errors/{error_id}/resolve")

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, text
 from balmon.config import Settings
 from balmon.dashboard import api, metrics, pages
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.security import LoginRequired, LoginThrottle, RequireRole, security_headers
+from balmon.dashboard.security import LoginThrottle, RequireRole, security_headers
+from balmon.errors import LoginRequired
 from balmon.scheduling.launcher import Launch, RunLauncher
 
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/static"})

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from balmon.errors import BalmonError
+from balmon.errors import UserError
 from balmon.storage.schema import api_tokens, sessions, users
 
 _HASHER = PasswordHasher()
@@ -40,10 +40,6 @@ class Role(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
-
-
-class UserError(BalmonError):
-    """A user-management request that cannot be done (shown to the admin as is)."""
 
 
 @dataclass(frozen=True, slots=True)

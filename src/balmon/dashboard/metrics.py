@@ -20,17 +20,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, func, select
 
 from balmon import __version__
+from balmon.alerts import outbox
 from balmon.config import Settings
 from balmon.dashboard import queries
+from balmon.engine import results
 from balmon.engine.state import completed_dates
 from balmon.scheduling import Schedule
 from balmon.scheduling.alarms import open_alarms, overdue_dates
-from balmon.storage.schema import (
-    alert_deliveries,
-    error_logs,
-    scheduler_instances,
-    verification_runs,
-)
+from balmon.storage.schema import error_logs, scheduler_instances, verification_runs
+from balmon.storage.states import RunStatus
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -85,7 +83,7 @@ class BalmonCollector(Collector):
         yield CounterMetricFamily("balmon_retries", "Retries made by all runs", value=retries)
         last = c.execute(
             select(r.started_at, r.finished_at)
-            .where(r.status == "completed")
+            .where(r.status == RunStatus.COMPLETED)
             .order_by(r.finished_at.desc())
             .limit(1)
         ).first()
@@ -114,27 +112,24 @@ class BalmonCollector(Collector):
             "1 when the newest business date's latest run completed",
             float(done),
         )
-        s = queries.summary(c, day) if day else {}
-        family = GaugeMetricFamily(
-            "balmon_latest_business_date_customers",
-            "Customers of the newest business date by latest outcome",
-            labels=["status"],
+        outcomes = results.of_date(c, day) if day else results.Outcomes()
+        yield _by(
+            GaugeMetricFamily(
+                "balmon_latest_business_date_customers",
+                "Customers of the newest business date by latest outcome",
+                labels=["status"],
+            ),
+            outcomes.by_status().items(),
         )
-        for status in ("pass", "fail", "unavailable"):
-            family.add_metric([status.upper()], float(s.get(status, 0)))
-        yield family
 
     def _alerts(self, c: Connection) -> Iterator[Metric]:
-        d = alert_deliveries.c
         yield _by(
             GaugeMetricFamily(
                 "balmon_alert_deliveries", "Alert deliveries by status", labels=["status"]
             ),
-            c.execute(select(d.status, func.count()).group_by(d.status)),
+            outbox.delivery_counts(c).items(),
         )
-        pending, oldest = c.execute(
-            select(func.count(), func.min(d.created_at)).where(d.status == "pending")
-        ).one()
+        pending, oldest = outbox.oldest_pending(c)
         yield _gauge("balmon_alerts_pending", "Alert deliveries not yet sent", float(pending))
         age = (self._now - oldest).total_seconds() if oldest else 0.0
         yield _gauge(

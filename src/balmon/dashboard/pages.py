@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from balmon import limits
 from balmon.dashboard import auth, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
@@ -154,7 +155,7 @@ def bulk_resolve(
     request: Request,
     who: Operator,
     f: Filter,
-    notes: Annotated[str, Form(min_length=1, max_length=2000)],
+    notes: Annotated[str, Form(min_length=1, max_length=limits.NOTES)],
 ) -> RedirectResponse:
     if f.date is None and f.code is None and f.customer_id is None:
         raise HTTPException(422, "a bulk resolve needs a date, code or customer filter")
@@ -181,7 +182,7 @@ def resolve_one(
     request: Request,
     who: Operator,
     error_id: int,
-    notes: Annotated[str, Form(min_length=1, max_length=2000)],
+    notes: Annotated[str, Form(min_length=1, max_length=limits.NOTES)],
 ) -> RedirectResponse:
     if not resolve(
         engine_of(request), error_id, notes=notes, actor=who.name, now=datetime.now(UTC)

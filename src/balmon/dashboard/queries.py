@@ -6,22 +6,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Connection, func, select, true
 
+from balmon.alerts import outbox
+from balmon.engine import results
 from balmon.errors import CODES, info
 from balmon.storage.schema import (
-    alert_deliveries,
-    alert_messages,
     error_customer_days,
     error_log_resolutions,
     error_logs,
     scheduler_instances,
-    verification_results,
     verification_runs,
 )
+from balmon.storage.statements import hour_of
 
-E, R, RUN = error_logs.c, verification_results.c, verification_runs.c
+E, RUN = error_logs.c, verification_runs.c
 SORTS = {
     "-logged_at": (E.logged_at.desc(), E.id.desc()),
     "logged_at": (E.logged_at.asc(), E.id.asc()),
@@ -143,26 +142,6 @@ def _date_runs(c: Connection, day: date) -> list[Any]:
     )
 
 
-def _latest_results(day: date, several_runs: bool) -> Select[Any]:
-    """The date's results, keeping only each customer's latest when runs overlap."""
-    query = select(R.status, R.error_code).where(R.business_date == day)
-    if several_runs:
-        later = aliased(verification_results)
-        superseded = (
-            select(later.c.id)
-            .where(
-                and_(
-                    later.c.business_date == day,
-                    later.c.customer_id == R.customer_id,
-                    later.c.run_id > R.run_id,
-                )
-            )
-            .exists()
-        )
-        query = query.where(~superseded)
-    return query
-
-
 def run_info(run: Any) -> dict[str, Any]:
     end = run.finished_at
     return {
@@ -183,54 +162,28 @@ def run_info(run: Any) -> dict[str, Any]:
 
 def summary(c: Connection, day: date) -> dict[str, Any]:
     runs = _date_runs(c, day)
-    latest = _latest_results(day, len(runs) > 1).subquery()
-    statuses: dict[str, int] = dict(
-        c.execute(select(latest.c.status, func.count()).group_by(latest.c.status)).all()
-    )
-    unavailable: dict[str, int] = dict(
-        c.execute(
-            select(latest.c.error_code, func.count())
-            .where(latest.c.status == "UNAVAILABLE")
-            .group_by(latest.c.error_code)
-        ).all()
-    )
+    outcomes = results.of_date(c, day, several_runs=len(runs) > 1)
     errors: dict[str, int] = dict(
         c.execute(
             select(E.error_code, func.count()).where(E.business_date == day).group_by(E.error_code)
         ).all()
     )
-    m, d = alert_messages.c, alert_deliveries.c
-    pending = c.scalar(
-        select(func.count())
-        .select_from(alert_deliveries)
-        .join(alert_messages, m.id == d.message_id)
-        .where(d.status == "pending", m.business_date == day)
-    )
     return {
         "date": day.isoformat(),
-        "pass": statuses.get("PASS", 0),
-        "fail": statuses.get("FAIL", 0),
-        "unavailable": statuses.get("UNAVAILABLE", 0),
+        "pass": outcomes.passed,
+        "fail": outcomes.failed,
+        "unavailable": outcomes.unavailable,
         "errors_by_code": errors,
-        "unavailable_by_code": unavailable,
+        "unavailable_by_code": outcomes.unavailable_by_code,
         "run": run_info(runs[-1]) if runs else None,
         "runs": len(runs),
-        "alerts_pending": int(pending or 0),
+        "alerts_pending": outbox.pending_on(c, day),
     }
 
 
 def latest_date(c: Connection) -> date | None:
     value: date | None = c.scalar(select(func.max(RUN.business_date)))
     return value
-
-
-def _hour(c: Connection) -> Any:
-    dialect = c.dialect.name
-    if dialect == "postgresql":
-        return func.to_char(E.logged_at, "YYYY-MM-DD HH24:00")
-    if dialect in ("mysql", "mariadb"):
-        return func.date_format(E.logged_at, "%Y-%m-%d %H:00")
-    return func.strftime("%Y-%m-%d %H:00", E.logged_at)
 
 
 def trends(
@@ -240,7 +193,9 @@ def trends(
 
     A day is a business date; an hour is the UTC hour the attempt was logged in.
     """
-    period = (E.business_date if granularity == "day" else _hour(c)).label("period")
+    period = (
+        E.business_date if granularity == "day" else hour_of(E.logged_at, c.dialect.name)
+    ).label("period")
     query = (
         select(period, E.error_code, func.count())
         .where(E.business_date >= start, E.business_date <= end)

@@ -6,10 +6,18 @@ from datetime import datetime
 
 from sqlalchemy import Engine, update
 
+from balmon import limits
 from balmon.dashboard.queries import ErrorFilter
 from balmon.storage.schema import error_logs
 
-MAX_NOTES = 2000
+
+def _resolution(notes: str, actor: str, now: datetime) -> dict[str, object]:
+    return {
+        "resolved": True,
+        "resolution_notes": notes[: limits.NOTES],
+        "resolved_by": actor,
+        "resolved_at": now,
+    }
 
 
 def resolve(engine: Engine, error_id: int, *, notes: str, actor: str, now: datetime) -> bool:
@@ -18,12 +26,7 @@ def resolve(engine: Engine, error_id: int, *, notes: str, actor: str, now: datet
         done = c.execute(
             update(error_logs)
             .where(error_logs.c.id == error_id)
-            .values(
-                resolved=True,
-                resolution_notes=notes[:MAX_NOTES],
-                resolved_by=actor,
-                resolved_at=now,
-            )
+            .values(_resolution(notes, actor, now))
         )
     return bool(done.rowcount)
 
@@ -36,11 +39,6 @@ def resolve_matching(
         done = c.execute(
             update(error_logs)
             .where(*f.conditions(), error_logs.c.resolved.is_(False))
-            .values(
-                resolved=True,
-                resolution_notes=notes[:MAX_NOTES],
-                resolved_by=actor,
-                resolved_at=now,
-            )
+            .values(_resolution(notes, actor, now))
         )
     return int(done.rowcount)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
 from balmon.dashboard.auth import Principal, Role, session_principal, token_principal
+from balmon.errors import LoginRequired
 
 log = logging.getLogger("balmon.dashboard")
 SESSION_COOKIE = "balmon_session"
@@ -22,10 +23,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-class LoginRequired(Exception):
-    """A page needs a login: the handler redirects to /login."""
 
 
 class RequireRole:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from hashlib import blake2b
 from pathlib import Path
+from typing import TextIO
 
-MAX_ID_LENGTH = 50
+from balmon import limits
+from balmon.errors import CustomerFileError
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,8 @@ def _check(
     customer_id = (row.get("customer_id") or "").strip()
     if not customer_id:
         return RejectedRow(line, None, f"line {line}: empty customer_id")
-    if len(customer_id) > MAX_ID_LENGTH:
-        return RejectedRow(line, None, f"line {line}: customer_id longer than {MAX_ID_LENGTH}")
+    if len(customer_id) > limits.CUSTOMER_ID:
+        return RejectedRow(line, None, f"line {line}: customer_id longer than {limits.CUSTOMER_ID}")
     min_balance = _parse_min(row.get("min_balance"), default)
     if min_balance is None:
         return RejectedRow(line, customer_id, f"line {line}: min_balance is not a decimal number")
@@ -97,20 +99,33 @@ def _check(
     return Customer(customer_id, min_balance, line)
 
 
-class CustomerFileError(ValueError):
-    """The customer file as a whole is unusable (missing, unreadable, no customer_id column)."""
+def _open(path: Path) -> TextIO:
+    try:
+        return path.open(newline="", encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise CustomerFileError(f"cannot open customer file {path}: {exc.strerror}") from None
+
+
+def _reader(handle: TextIO, path: Path) -> csv.DictReader[str]:
+    reader = csv.DictReader(handle)
+    if reader.fieldnames is None or "customer_id" not in reader.fieldnames:
+        raise CustomerFileError(f"{path}: header has no customer_id column")
+    return reader
+
+
+def check_file(path: Path) -> None:
+    """Raise `CustomerFileError` unless the file opens and its header has customer_id.
+
+    Called before a run opens, so an unusable file is a usage error, not a failed run.
+    """
+    with _open(path) as handle:
+        _reader(handle, path)
 
 
 def read_customers(path: Path, default_min: Decimal) -> Iterator[Customer | RejectedRow]:
     """Yield each row as a `Customer` or a `RejectedRow`; never loads the file whole."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise CustomerFileError(f"cannot open customer file {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "customer_id" not in reader.fieldnames:
-            raise CustomerFileError(f"{path}: header has no customer_id column")
+    with _open(path) as handle:
+        reader = _reader(handle, path)
         seen = SeenIds()
         while True:
             try:

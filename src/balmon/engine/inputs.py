@@ -7,18 +7,27 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Engine, Select, func, select
 
 from balmon.engine.customers import Customer, RejectedRow, read_customers
 from balmon.engine.records import ErrorRecord
+from balmon.engine.results import latest_of_date
 from balmon.errors import ErrorCode
 from balmon.storage.schema import error_logs, verification_results
+from balmon.storage.states import Status
 
 _CHUNK = 1000
 
 results = verification_results
+
+
+def count_done(engine: Engine, run_id: int) -> int:
+    """How many customers `run_id` has a result for (what a resumed run need not redo)."""
+    query = select(func.count()).where(results.c.run_id == run_id)
+    with engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
 
 
 def _done_in_run(engine: Engine, run_id: int, ids: list[str]) -> set[str]:
@@ -86,25 +95,9 @@ def _chunks(customers: Iterator[Customer]) -> Iterator[list[Customer]]:
         yield chunk
 
 
-def _unavailable_query(business_date: date, run_id: int) -> Select[tuple[str, Decimal | None]]:
-    later = aliased(results)
-    superseded = (
-        select(later.c.id)
-        .where(
-            and_(
-                later.c.business_date == business_date,
-                later.c.customer_id == results.c.customer_id,
-                later.c.run_id > results.c.run_id,
-            )
-        )
-        .exists()
-    )
-    return select(results.c.customer_id, results.c.min_balance).where(
-        results.c.business_date == business_date,
-        results.c.status == "UNAVAILABLE",
-        results.c.run_id != run_id,
-        ~superseded,
-    )
+def _unavailable_query(business_date: date, run_id: int) -> Select[Any]:
+    latest = latest_of_date(business_date, results.c.customer_id, results.c.min_balance)
+    return latest.where(results.c.status == Status.UNAVAILABLE, results.c.run_id != run_id)
 
 
 def unavailable_on(engine: Engine, *, business_date: date, run_id: int) -> Iterator[Customer]:

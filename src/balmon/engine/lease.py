@@ -11,9 +11,11 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from balmon import limits
 from balmon.engine.state import latest_run
 from balmon.errors import RunRefused, StorageError
 from balmon.storage.schema import run_leases, verification_runs
+from balmon.storage.states import RunStatus
 
 Mode = Literal["normal", "rerun", "retry_unavailable"]
 _KIND = {"normal": "full", "rerun": "rerun", "retry_unavailable": "retry_unavailable"}
@@ -87,7 +89,7 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
 def _create(connection: Connection, day: date, kind: str, parent: int | None, **run: object) -> int:
     result = connection.execute(
         insert(verification_runs).values(
-            business_date=day, kind=kind, parent_run_id=parent, status="running", **run
+            business_date=day, kind=kind, parent_run_id=parent, status=RunStatus.RUNNING, **run
         )
     )
     key = result.inserted_primary_key
@@ -132,12 +134,12 @@ def _choose(
     lease: dict[str, object],
     now: datetime,
 ) -> OpenedRun | AlreadyCompleted:
-    if latest is not None and latest.status != "completed":
+    if latest is not None and latest.status != RunStatus.COMPLETED:
         run_id = latest.id
         connection.execute(
             update(verification_runs)
             .where(verification_runs.c.id == run_id)
-            .values(status="running", finished_at=None, reason=None, **lease)
+            .values(status=RunStatus.RUNNING, finished_at=None, reason=None, **lease)
         )
         return OpenedRun(run_id, latest.kind, True, latest.parent_run_id)
     if mode == "normal" and latest is not None:
@@ -189,12 +191,13 @@ def close_run(
     business_date: date,
     run_id: int,
     me: Owner,
-    status: str,
+    status: RunStatus,
     now: datetime,
     counts: dict[str, int],
     reason: str | None = None,
 ) -> None:
     """Record the run's end state and counts, and release the date's lease."""
+    reason = reason and limits.clip(reason, limits.REASON)
     with engine.begin() as connection:
         connection.execute(
             update(verification_runs)

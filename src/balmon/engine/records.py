@@ -6,23 +6,17 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from balmon.errors import ErrorCode
-
-MAX_MESSAGE = 500
-MAX_TRACE = 8000
-
-
-class Status(StrEnum):
-    PASS = "PASS"  # noqa: S105 (an outcome, not a password)
-    FAIL = "FAIL"
-    UNAVAILABLE = "UNAVAILABLE"
+from balmon.storage.states import Status
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
-    """One failed attempt (or one rejected input row): one `error_logs` row."""
+    """One failed attempt (or one rejected input row): one `error_logs` row.
+
+    The message and trace are kept whole; the writer cuts them to the column limits.
+    """
 
     customer_id: str | None
     code: ErrorCode
@@ -56,11 +50,6 @@ class AlertRecord:
     failed_at: datetime
 
 
-def bounded_trace(exc: BaseException) -> str:
-    """The exception's traceback (with its cause chain), keeping the most recent part."""
-    text = "".join(traceback.format_exception(exc))
-    return text if len(text) <= MAX_TRACE else "...\n" + text[-MAX_TRACE:]
-
-
-def bounded_message(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+def trace_of(exc: BaseException) -> str:
+    """The exception's traceback, with its cause chain."""
+    return "".join(traceback.format_exception(exc))

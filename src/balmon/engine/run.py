@@ -6,20 +6,20 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from balmon import logs
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import inputs
 from balmon.engine.breaker import CircuitBreaker
-from balmon.engine.customers import Customer, CustomerFileError, count_rows
+from balmon.engine.customers import Customer, check_file, count_rows
 from balmon.engine.lease import (
     AlreadyCompleted,
     Mode,
@@ -38,20 +38,26 @@ from balmon.engine.writer import BatchWriter
 from balmon.errors import ConfigError
 from balmon.retry import RetryPolicy
 from balmon.source import BalanceSource
-from balmon.storage.schema import verification_results
+from balmon.storage.states import RunStatus
 
 log = logging.getLogger("balmon.engine")
 
 
+class DeliveryCounts(Protocol):
+    def as_dict(self) -> dict[str, int]:
+        """Deliveries by state, for the run's summary."""
+        ...
+
+
 class AlertHook(Protocol):
-    """What the run needs from the alerting module."""
+    """What the run needs from the alerting module (`alerts.AlertPipeline`)."""
 
     async def watch(self, run_id: int) -> None:
         """Send alert groups as they mature during the run (until cancelled)."""
         ...
 
-    async def finish(self, run_id: int) -> Mapping[str, int]:
-        """Deliver the run's alerts (after the group wait); report delivery counts."""
+    async def finish(self, summary: RunSummary) -> DeliveryCounts:
+        """Deliver the run's alerts (after the group wait), with the run's own summary."""
         ...
 
 
@@ -122,6 +128,7 @@ class VerificationRun:
             )
         if not path.is_file():
             raise ConfigError("verification.customers_file", f"file not found: {path}")
+        check_file(path)
         return path
 
     def _open(self, request: RunRequest, path: Path | None) -> OpenedRun | AlreadyCompleted:
@@ -172,7 +179,7 @@ class VerificationRun:
         # is marked interrupted.
         writing = asyncio.create_task(writer.run())
         try:
-            async with asyncio.TaskGroup() as group:
+            async with _first_error(), asyncio.TaskGroup() as group:
                 beat = group.create_task(self._heartbeat(opened.run_id, day))
                 shown = group.create_task(progress.run())
                 # A failing writer (database gone) must stop the workers, as a group member would.
@@ -220,7 +227,8 @@ class VerificationRun:
             ), total
         assert path is not None
         try:
-            total = count_rows(path) - (self._done(opened.run_id) if opened.resumed else 0)
+            done = inputs.count_done(self._engine, opened.run_id) if opened.resumed else 0
+            total = count_rows(path) - done
         except OSError as exc:
             raise ConfigError("verification.customers_file", f"cannot read {path}") from exc
         customers = inputs.from_file(
@@ -232,12 +240,7 @@ class VerificationRun:
             reject=writer.add_error,
             now=self._clock.now,
         )
-        return _checked(customers), max(total, 0)
-
-    def _done(self, run_id: int) -> int:
-        query = select(func.count()).where(verification_results.c.run_id == run_id)
-        with self._engine.connect() as connection:
-            return int(connection.scalar(query) or 0)
+        return customers, max(total, 0)
 
     async def _heartbeat(self, run_id: int, day: date) -> None:
         while True:
@@ -260,20 +263,21 @@ class VerificationRun:
             business_date=day,
             run_id=opened.run_id,
             me=self._owner,
-            status="completed",
+            status=RunStatus.COMPLETED,
             now=now,
             counts=summary.counts(),
         )
-        delivery = dict(await self._alerts.finish(opened.run_id)) if self._alerts else {}
+        summary = replace(summary, status=RunStatus.COMPLETED, resumed=opened.resumed)
+        if self._alerts is not None:
+            delivery = await self._alerts.finish(summary)
+            summary = replace(summary, alerts_delivery=delivery.as_dict())
         log.info("run completed", extra={"run_id": opened.run_id, "customers": summary.total})
-        return replace(
-            summary, status="completed", resumed=opened.resumed, alerts_delivery=delivery
-        )
+        return summary
 
     async def _abandon(self, opened: OpenedRun, day: date, exc: BaseException) -> None:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        status = "interrupted" if interrupted else "failed"
-        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {str(exc)[:300]}"
+        status = RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED
+        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):
             await asyncio.shield(
                 asyncio.to_thread(
@@ -296,8 +300,18 @@ async def _raise_if_fails(task: asyncio.Task[None]) -> None:
     await asyncio.shield(task)
 
 
-def _checked(customers: Iterator[Customer]) -> Iterator[Customer]:
+@contextlib.asynccontextmanager
+async def _first_error() -> AsyncIterator[None]:
+    """Raise the error that stopped the run's task group itself, not an `ExceptionGroup`.
+
+    The group's other members are cancelled by then, so its first error is the cause; the
+    CLI's one error handler and the run's failure reason then see a `BalmonError` as such.
+    """
     try:
-        yield from customers
-    except CustomerFileError as exc:
-        raise ConfigError("verification.customers_file", str(exc)) from None
+        yield
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        # Keeps the error's own cause (the driver's exception) and drops the group.
+        raise first from first.__cause__

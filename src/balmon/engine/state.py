@@ -7,9 +7,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Engine, Row, select
 
+from balmon.storage.migrate import current_revision, ensure_schema
 from balmon.storage.schema import verification_runs
+from balmon.storage.states import RunStatus
 
 
 class DateState(StrEnum):
@@ -84,4 +86,13 @@ def completed_dates(connection: Connection, days: list[date]) -> set[date]:
         select(r.business_date, r.status, r.id).where(r.business_date.in_(days)).order_by(r.id)
     ).all()
     newest = {row.business_date: row.status for row in rows}
-    return {day for day, status in newest.items() if status == "completed"}
+    return {day for day, status in newest.items() if status == RunStatus.COMPLETED}
+
+
+def has_completed(engine: Engine, day: date) -> bool:
+    """Whether `day`'s newest run completed; False for a database balmon never set up."""
+    if current_revision(engine) is None:
+        return False
+    ensure_schema(engine)
+    with engine.connect() as connection:
+        return bool(completed_dates(connection, [day]))

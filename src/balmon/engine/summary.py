@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from balmon.engine import results
 from balmon.errors import ErrorCode
 from balmon.storage.schema import alerts, error_logs, verification_results, verification_runs
 
@@ -72,8 +73,7 @@ def summarize(
     r, e = verification_results, error_logs
     with engine.connect() as c:
         run = c.execute(select(verification_runs).where(verification_runs.c.id == run_id)).one()
-        statuses = _grouped(c, r.c.status, r.c.run_id == run_id)
-        by_code = _grouped(c, r.c.error_code, r.c.run_id == run_id, r.c.status == "UNAVAILABLE")
+        outcomes = results.of_run(c, run_id)
         errors = _grouped(c, e.c.error_code, e.c.run_id == run_id)
         retries = c.scalar(
             select(func.coalesce(func.sum(r.c.attempts - 1), 0)).where(
@@ -88,14 +88,14 @@ def summarize(
         business_date=run.business_date,
         kind=run.kind,
         status=run.status,
-        total=sum(statuses.values()),
-        passed=statuses.get("PASS", 0),
-        failed=statuses.get("FAIL", 0),
-        unavailable=statuses.get("UNAVAILABLE", 0),
+        total=outcomes.total,
+        passed=outcomes.passed,
+        failed=outcomes.failed,
+        unavailable=outcomes.unavailable,
         invalid_input=invalid,
         failed_attempts=sum(errors.values()) - invalid,
         retries=int(retries or 0),
-        by_code=by_code,
+        by_code=outcomes.unavailable_by_code,
         errors_by_code=errors,
         alerts_raised=int(alerts_raised or 0),
         duration_seconds=max((end - run.started_at).total_seconds(), 0.0),

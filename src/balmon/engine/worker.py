@@ -15,23 +15,18 @@ from balmon.engine.records import (
     AlertRecord,
     ErrorRecord,
     ResultRecord,
-    Status,
-    bounded_message,
-    bounded_trace,
+    trace_of,
 )
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ApiFailure, BalanceError, ErrorCode, SourceUnavailable
+from balmon.errors import ApiFailure, BalanceError, ErrorCode, InternalFailure, SourceUnavailable
 from balmon.retry import RetryPolicy
 from balmon.source import BalanceSource
+from balmon.storage.states import Status
 
 log = logging.getLogger("balmon.engine")
 
 # Codes whose failure has an exception worth keeping for debugging, even without a cause.
 _TRACED = frozenset({ErrorCode.INVALID_RESPONSE, ErrorCode.INTERNAL_ERROR})
-
-
-class InternalFailure(BalanceError):
-    code = ErrorCode.INTERNAL_ERROR
 
 
 @dataclass
@@ -134,12 +129,12 @@ class Worker:
     ) -> None:
         trace = None
         if cause is not None and (cause is not failure or code in _TRACED):
-            trace = bounded_trace(cause)
+            trace = trace_of(cause)
         self.tally.failed_attempts += 1
         record = ErrorRecord(
             customer_id=job.customer.customer_id,
             code=code,
-            message=bounded_message(failure.message),
+            message=failure.message,
             retry_count=job.retries_done,
             logged_at=self.clock.now(),
             stack_trace=trace,

@@ -8,24 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, insert
+from sqlalchemy import Connection, Engine, insert
 
+from balmon import limits
 from balmon.clock import Clock
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.storage.schema import alerts, error_logs, verification_results
-
-
-def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
-    """INSERT that skips rows violating a unique constraint, on every backend."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing()
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    return insert(table).prefix_with("IGNORE")
+from balmon.storage.statements import insert_ignoring_duplicates
 
 
 @dataclass
@@ -68,9 +57,10 @@ class BatchWriter:
                 **self._keys,
                 "customer_id": record.customer_id,
                 "error_code": record.code.value,
-                "error_message": record.message,
+                "error_message": limits.clip(record.message, limits.MESSAGE),
                 "retry_count": record.retry_count,
-                "stack_trace": record.stack_trace,
+                "stack_trace": record.stack_trace
+                and limits.clip_start(record.stack_trace, limits.TRACE),
                 "source_line": record.source_line,
                 "logged_at": record.logged_at,
             }

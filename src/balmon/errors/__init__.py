@@ -7,7 +7,12 @@ from balmon.errors.exceptions import (
     BalanceError,
     BalmonError,
     ConfigError,
+    CustomerFileError,
+    DeliveryError,
+    GroupTaken,
+    InternalFailure,
     InvalidResponse,
+    LoginRequired,
     MissingData,
     NegativeBalance,
     NetworkFailure,
@@ -16,6 +21,7 @@ from balmon.errors.exceptions import (
     SourceUnavailable,
     StorageError,
     TimeoutFailure,
+    UserError,
 )
 from balmon.errors.taxonomy import CODES, CodeInfo, ErrorCode, Severity, info
 
@@ -26,8 +32,13 @@ __all__ = [
     "BalmonError",
     "CodeInfo",
     "ConfigError",
+    "CustomerFileError",
+    "DeliveryError",
     "ErrorCode",
+    "GroupTaken",
+    "InternalFailure",
     "InvalidResponse",
+    "LoginRequired",
     "MissingData",
     "NegativeBalance",
     "NetworkFailure",
@@ -37,5 +48,6 @@ __all__ = [
     "SourceUnavailable",
     "StorageError",
     "TimeoutFailure",
+    "UserError",
     "info",
 ]

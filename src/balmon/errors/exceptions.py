@@ -2,8 +2,13 @@
 
     BalmonError
     ├── ConfigError                 bad configuration: one line naming the key, exit 2
+    │   └── CustomerFileError       the customer file as a whole is unusable
     ├── StorageError                the database is unreachable or refused a write
     ├── RunRefused                  another live process owns the run for this date
+    ├── GroupTaken                  another process grouped these alerts first (rolls back)
+    ├── DeliveryError               one alert message could not reach one channel
+    ├── UserError                   a user or token request that cannot be done
+    ├── LoginRequired               a dashboard page needs a login (redirects to /login)
     └── BalanceError                one attempt to get one customer's balance failed
         ├── TimeoutFailure          TIMEOUT
         ├── NetworkFailure          NETWORK_ERROR
@@ -12,16 +17,19 @@
         ├── InvalidResponse         INVALID_RESPONSE
         ├── NullBalance             NULL_BALANCE
         ├── NegativeBalance         NEGATIVE_BALANCE
-        └── SourceUnavailable       SOURCE_UNAVAILABLE
+        ├── SourceUnavailable       SOURCE_UNAVAILABLE
+        └── InternalFailure         INTERNAL_ERROR (a bug met while handling one customer)
 
 Every `BalanceError` carries its `ErrorCode`. Lower-level exceptions (aiohttp, the JSON
 parser, the DB driver) are translated at one boundary with `raise ... from exc`, so the
 original stays on `__cause__` for the stack trace written to the error log.
-Messages are short and never contain balances, response bodies or secrets.
+Messages are short and never contain balances, response bodies or secrets; a longer one is
+cut to `limits.MESSAGE` with a visible "...".
 """
 
 from __future__ import annotations
 
+from balmon import limits
 from balmon.errors.taxonomy import ErrorCode
 
 
@@ -38,6 +46,13 @@ class ConfigError(BalmonError):
         self.problem = problem
 
 
+class CustomerFileError(ConfigError):
+    """The customer file is missing, unreadable or has no customer_id column."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("verification.customers_file", problem)
+
+
 class StorageError(BalmonError):
     """The database could not be reached or refused an operation."""
 
@@ -46,14 +61,31 @@ class RunRefused(BalmonError):
     """Another live process holds the lease on this business date's run."""
 
 
+class GroupTaken(BalmonError):
+    """Another process grouped some of these alerts first; this transaction rolls back."""
+
+
+class DeliveryError(BalmonError):
+    """A channel did not accept a message; the text is redacted, so safe to store."""
+
+
+class UserError(BalmonError):
+    """A user-management request that cannot be done (shown to the admin as is)."""
+
+
+class LoginRequired(BalmonError):
+    """A dashboard page needs a login: its handler redirects to /login."""
+
+
 class BalanceError(BalmonError):
     """One attempt at one customer's balance failed with `code`."""
 
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str) -> None:
-        super().__init__(message[:500])
-        self.message = message[:500]
+        message = limits.clip(message, limits.MESSAGE)
+        super().__init__(message)
+        self.message = message
 
 
 class TimeoutFailure(BalanceError):
@@ -91,3 +123,7 @@ class NegativeBalance(BalanceError):
 
 class SourceUnavailable(BalanceError):
     code = ErrorCode.SOURCE_UNAVAILABLE
+
+
+class InternalFailure(BalanceError):
+    code = ErrorCode.INTERNAL_ERROR

@@ -29,6 +29,11 @@ class Backoff:
     delays: tuple[float, ...] = (5.0, 10.0, 20.0)
     jitter: Literal["none", "full"] = "none"
 
+    @classmethod
+    def doubling(cls, first: float, retries: int) -> Backoff:
+        """`first`, then twice the wait before each further retry: `retries` delays."""
+        return cls(tuple(first * 2**n for n in range(retries)))
+
     def delay(self, retry_number: int, rng: random.Random) -> float:
         """Wait before retry `retry_number` (1-based); full jitter draws below the delay."""
         base = self.delays[retry_number - 1]

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine
 
+from balmon import limits
 from balmon.alerts import AlertPipeline
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
@@ -114,7 +115,7 @@ class RunLauncher:
         except ConfigError as exc:
             return Launch(day, LaunchState.FAILED, reason=f"config error: {exc}")
         except BalmonError as exc:
-            return Launch(day, LaunchState.FAILED, reason=str(exc)[:300])
+            return Launch(day, LaunchState.FAILED, reason=limits.clip(str(exc), limits.REASON))
         except asyncio.CancelledError:
             # Re-raised, not returned: a caller awaiting this run (the scheduler's queue) is
             # being stopped too, and a swallowed cancellation would let it start the next date.
@@ -122,7 +123,11 @@ class RunLauncher:
             raise
         except Exception as exc:
             log.exception("run crashed", extra={"business_date": day.isoformat()})
-            return Launch(day, LaunchState.FAILED, reason=f"{type(exc).__name__}: {exc}"[:300])
+            return Launch(
+                day,
+                LaunchState.FAILED,
+                reason=limits.clip(f"{type(exc).__name__}: {exc}", limits.REASON),
+            )
 
     async def _verify(
         self, day: date, opened: asyncio.Future[OpenedRun | AlreadyCompleted]

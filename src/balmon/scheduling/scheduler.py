@@ -88,8 +88,10 @@ class Scheduler:
         self._drain()
         await asyncio.to_thread(self._check_alarms, now)
         if now >= self._next_flush:
-            await self._flush()
+            # Set before flushing: an alarm raised meanwhile (by the queue's task, in a thread)
+            # asks for the next pass to flush, and that request must not be overwritten.
             self._next_flush = now + timedelta(seconds=self._settings.alerts.flush_interval_seconds)
+            await self._flush()
         await asyncio.to_thread(self._beat, now, fired)
 
     def _sleep_seconds(self) -> float:

@@ -5,6 +5,8 @@ Migrations in `storage/migrations/versions/` create exactly this (a test compare
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -22,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+from balmon import limits
+from balmon.storage.states import DeliveryStatus, RunStatus, Status
 from balmon.storage.types import BigId, Money, UTCDateTime
 
 NAMING = {
@@ -33,6 +37,12 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 NOW = text("CURRENT_TIMESTAMP")
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    """A CHECK listing an enum's values, so the column and the enum cannot drift apart."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
 
 error_codes = Table(
     "error_codes",
@@ -69,7 +79,7 @@ verification_runs = Table(
     Column("lease_pid", Integer),
     Column("heartbeat_at", UTCDateTime),
     Column("reason", Text),
-    CheckConstraint("status IN ('running', 'completed', 'failed', 'interrupted')", name="status"),
+    CheckConstraint(_one_of("status", RunStatus), name="status"),
     CheckConstraint("kind IN ('full', 'rerun', 'retry_unavailable')", name="kind"),
     Index(None, "business_date", "status"),
 )
@@ -91,7 +101,7 @@ verification_results = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("run_id", BigId, ForeignKey("verification_runs.id"), nullable=False),
     Column("business_date", Date, nullable=False),
-    Column("customer_id", String(50), nullable=False),
+    Column("customer_id", String(limits.CUSTOMER_ID), nullable=False),
     Column("status", String(12), nullable=False),
     Column("balance", Money),
     Column("min_balance", Money),
@@ -99,7 +109,7 @@ verification_results = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("checked_at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "customer_id"),
-    CheckConstraint("status IN ('PASS', 'FAIL', 'UNAVAILABLE')", name="status"),
+    CheckConstraint(_one_of("status", Status), name="status"),
     CheckConstraint(
         "(status = 'UNAVAILABLE') = (error_code IS NOT NULL)", name="code_iff_unavailable"
     ),
@@ -113,7 +123,7 @@ error_logs = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("run_id", BigId, ForeignKey("verification_runs.id")),
     Column("business_date", Date),
-    Column("customer_id", String(50)),
+    Column("customer_id", String(limits.CUSTOMER_ID)),
     Column("error_code", String(50), ForeignKey("error_codes.code"), nullable=False),
     Column("error_message", Text),
     Column("retry_count", Integer, nullable=False, server_default="0"),
@@ -140,7 +150,7 @@ error_customer_days = Table(
     "error_customer_days",
     metadata,
     Column("business_date", Date, primary_key=True),
-    Column("customer_id", String(50), primary_key=True),
+    Column("customer_id", String(limits.CUSTOMER_ID), primary_key=True),
     Column("errors", Integer, nullable=False),
     Column("last_error_at", UTCDateTime, nullable=False),
     # Clustered by (date, customer) on SQLite too, so a week's range is read sequentially.
@@ -164,7 +174,7 @@ alerts = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("business_date", Date, nullable=False),
-    Column("customer_id", String(50), nullable=False),
+    Column("customer_id", String(limits.CUSTOMER_ID), nullable=False),
     Column("error_code", String(50), ForeignKey("error_codes.code"), nullable=False),
     Column("run_id", BigId, ForeignKey("verification_runs.id"), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -186,7 +196,7 @@ alert_messages = Table(
     Column("error_code", String(50), ForeignKey("error_codes.code")),
     Column("severity", String(8)),
     Column("customers_count", Integer, nullable=False, server_default="0"),
-    Column("title", String(255), nullable=False),
+    Column("title", String(limits.TITLE), nullable=False),
     Column("body", Text, nullable=False),
     Column("short_body", Text),
     Column("created_at", UTCDateTime, nullable=False),
@@ -204,7 +214,7 @@ alert_deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
     UniqueConstraint("message_id", "channel"),
     Index(None, "status"),
 )

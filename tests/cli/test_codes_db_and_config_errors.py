@@ -1,4 +1,4 @@
-"""The foundation's commands as a user runs them: a real `balmon` process."""
+"""`balmon codes`, `balmon db` and how bad configuration or a dead database end a command."""
 
 from __future__ import annotations
 

@@ -1,0 +1,97 @@
+"""Reading `verification_results`: which result is a customer's latest, and counting outcomes.
+
+The engine writes the results (`writer`); the run's summary, the next `--retry-unavailable`,
+the dashboard and the metrics all read them through these functions, so "latest" and "how
+many PASS" mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy.orm import aliased
+
+from balmon.storage.schema import verification_results
+from balmon.storage.states import Status
+
+results = verification_results
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """Customers by outcome, and the UNAVAILABLE ones by their final error code."""
+
+    passed: int = 0
+    failed: int = 0
+    unavailable: int = 0
+    unavailable_by_code: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.unavailable
+
+    def by_status(self) -> dict[Status, int]:
+        return {
+            Status.PASS: self.passed,
+            Status.FAIL: self.failed,
+            Status.UNAVAILABLE: self.unavailable,
+        }
+
+
+def not_superseded(day: date) -> ColumnElement[bool]:
+    """True for a result of `day` that no later run of `day` replaced for the same customer."""
+    later = aliased(results)
+    replaced = (
+        select(later.c.id)
+        .where(
+            later.c.business_date == day,
+            later.c.customer_id == results.c.customer_id,
+            later.c.run_id > results.c.run_id,
+        )
+        .exists()
+    )
+    return ~replaced
+
+
+def latest_of_date(day: date, *columns: Any, several_runs: bool = True) -> Select[Any]:
+    """`columns` of each customer's latest result of `day`.
+
+    `several_runs=False` skips the superseded check when the caller knows the date has one run.
+    """
+    query = select(*columns).where(results.c.business_date == day)
+    return query.where(not_superseded(day)) if several_runs else query
+
+
+def count(connection: Connection, rows: Select[Any]) -> Outcomes:
+    """Count the results `rows` selects (it must select `status` and `error_code`)."""
+    chosen = rows.subquery()
+    query = select(chosen.c.status, chosen.c.error_code, func.count()).group_by(
+        chosen.c.status, chosen.c.error_code
+    )
+    statuses: dict[str, int] = {}
+    by_code: dict[str, int] = {}
+    for status, code, n in connection.execute(query):
+        statuses[status] = statuses.get(status, 0) + int(n)
+        if status == Status.UNAVAILABLE:
+            by_code[str(code)] = by_code.get(str(code), 0) + int(n)
+    return Outcomes(
+        passed=statuses.get(Status.PASS, 0),
+        failed=statuses.get(Status.FAIL, 0),
+        unavailable=statuses.get(Status.UNAVAILABLE, 0),
+        unavailable_by_code=by_code,
+    )
+
+
+def of_run(connection: Connection, run_id: int) -> Outcomes:
+    """The outcomes one run recorded."""
+    rows = select(results.c.status, results.c.error_code).where(results.c.run_id == run_id)
+    return count(connection, rows)
+
+
+def of_date(connection: Connection, day: date, *, several_runs: bool = True) -> Outcomes:
+    """The date's outcomes, counting each customer's latest result only."""
+    rows = latest_of_date(day, results.c.status, results.c.error_code, several_runs=several_runs)
+    return count(connection, rows)

@@ -1,0 +1,26 @@
+"""How long each stored or shown text may be, and the one way to cut it.
+
+The schema's column sizes, the exceptions' messages and the cuts made before a write share
+these numbers. A cut text ends in "..." so a reader knows it was cut, and `clip` is
+idempotent: a text cut where it is made passes unchanged where it is written.
+"""
+
+from __future__ import annotations
+
+CUSTOMER_ID = 50  # verification_results / error_logs / alerts .customer_id
+MESSAGE = 500  # error_logs.error_message: one failed attempt, in a sentence
+TRACE = 8000  # error_logs.stack_trace: the most recent part of the traceback
+REASON = 300  # why a run failed, why a delivery failed, a database error on one CLI line
+TITLE = 255  # alert_messages.title
+NOTES = 2000  # a resolution's notes, as typed by an operator
+ELLIPSIS = "..."
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in "..." when something was cut."""
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def clip_start(text: str, limit: int) -> str:
+    """`text` keeping its last `limit` characters (a traceback's newest frames matter most)."""
+    return text if len(text) <= limit else ELLIPSIS + "\n" + text[-limit:]
