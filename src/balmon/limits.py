@@ -13,6 +13,8 @@ TRACE = 8000  # error_logs.stack_trace: the most recent part of the traceback
 REASON = 300  # why a run failed, why a delivery failed, a database error on one CLI line
 TITLE = 255  # alert_messages.title
 NOTES = 2000  # a resolution's notes, as typed by an operator
+ALARM_DETAIL = 1000  # run_alarms.detail: why a date was alarmed
+SMS = 300  # the short text sent to SMS channels
 ELLIPSIS = "..."
 
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import urlencode
 
+from balmon import limits
 from balmon.errors import info
-
-SMS_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +86,8 @@ def _short(
     ids = ", ".join(c.customer_id for c in customers[:3])
     more = f" +{total - 3:,} more" if total > 3 else ""
     text = f"balmon {severity} {code}: {total:,} unavailable {day}. {ids}{more}."
-    text = text if len(text) <= SMS_LIMIT else text[: SMS_LIMIT - 3] + "..."
-    if link and len(text) + 1 + len(link) <= SMS_LIMIT:
+    text = limits.clip(text, limits.SMS)
+    if link and len(text) + 1 + len(link) <= limits.SMS:
         text += f" {link}"
     return text
 
@@ -145,5 +144,5 @@ def render_alarm(
     if dashboard_url:
         lines.append(f"Dashboard: {dashboard_url.rstrip('/')}/runs")
     short = f"balmon CRITICAL: {business_date} {what}. {detail}"
-    short = short if len(short) <= SMS_LIMIT else short[: SMS_LIMIT - 3] + "..."
+    short = limits.clip(short, limits.SMS)
     return Rendered(title, "\n".join(lines), short)

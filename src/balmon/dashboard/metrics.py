@@ -17,18 +17,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from balmon import __version__
 from balmon.alerts import outbox
 from balmon.config import Settings
 from balmon.dashboard import queries
-from balmon.engine import results
-from balmon.engine.state import completed_dates
-from balmon.scheduling import Schedule
+from balmon.engine import results, state
+from balmon.scheduling import Schedule, instances
 from balmon.scheduling.alarms import open_alarms, overdue_dates
-from balmon.storage.schema import error_logs, scheduler_instances, verification_runs
-from balmon.storage.states import RunStatus
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -68,25 +65,20 @@ class BalmonCollector(Collector):
             yield from self._schedule(c)
 
     def _totals(self, c: Connection) -> Iterator[Metric]:
-        r, e = verification_runs.c, error_logs.c
         yield _by(
             GaugeMetricFamily("balmon_runs", "Verification runs by status", labels=["status"]),
-            c.execute(select(r.status, func.count()).group_by(r.status)),
+            state.runs_by_status(c).items(),
         )
         yield _by(
             CounterMetricFamily(
                 "balmon_error_logs", "Failed attempts recorded in the error log", labels=["code"]
             ),
-            c.execute(select(e.error_code, func.count()).group_by(e.error_code)),
+            queries.errors_by_code(c).items(),
         )
-        retries = c.scalar(select(func.coalesce(func.sum(r.retry_count), 0)))
-        yield CounterMetricFamily("balmon_retries", "Retries made by all runs", value=retries)
-        last = c.execute(
-            select(r.started_at, r.finished_at)
-            .where(r.status == RunStatus.COMPLETED)
-            .order_by(r.finished_at.desc())
-            .limit(1)
-        ).first()
+        yield CounterMetricFamily(
+            "balmon_retries", "Retries made by all runs", value=state.retries_total(c)
+        )
+        last = state.last_completed(c)
         yield _gauge(
             "balmon_last_completed_run_timestamp_seconds",
             "When the last completed run finished",
@@ -106,7 +98,7 @@ class BalmonCollector(Collector):
             "The newest business date verified (midnight UTC)",
             _seconds(day),
         )
-        done = bool(day and completed_dates(c, [day]))
+        done = bool(day and state.completed_dates(c, [day]))
         yield _gauge(
             "balmon_latest_business_date_completed",
             "1 when the newest business date's latest run completed",
@@ -155,12 +147,7 @@ class BalmonCollector(Collector):
             "Missed or failed business dates alarmed and still not completed",
             float(len(open_alarms(c))),
         )
-        s = scheduler_instances.c
-        beat, fired = c.execute(
-            select(func.max(s.heartbeat_at), func.max(s.last_fired_at)).where(
-                s.stopped_at.is_(None)
-            )
-        ).one()
+        beat, fired = instances.latest_running(c)
         yield _gauge(
             "balmon_scheduler_heartbeat_timestamp_seconds",
             "The newest heartbeat of any running scheduler (0: none)",

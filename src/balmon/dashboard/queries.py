@@ -11,11 +11,11 @@ from sqlalchemy import ColumnElement, Connection, func, select, true
 from balmon.alerts import outbox
 from balmon.engine import results
 from balmon.errors import CODES, info
+from balmon.scheduling import instances
 from balmon.storage.schema import (
     error_customer_days,
     error_log_resolutions,
     error_logs,
-    scheduler_instances,
     verification_runs,
 )
 from balmon.storage.statements import hour_of
@@ -163,11 +163,7 @@ def run_info(run: Any) -> dict[str, Any]:
 def summary(c: Connection, day: date) -> dict[str, Any]:
     runs = _date_runs(c, day)
     outcomes = results.of_date(c, day, several_runs=len(runs) > 1)
-    errors: dict[str, int] = dict(
-        c.execute(
-            select(E.error_code, func.count()).where(E.business_date == day).group_by(E.error_code)
-        ).all()
-    )
+    errors = errors_by_code(c, day)
     return {
         "date": day.isoformat(),
         "pass": outcomes.passed,
@@ -179,6 +175,14 @@ def summary(c: Connection, day: date) -> dict[str, Any]:
         "runs": len(runs),
         "alerts_pending": outbox.pending_on(c, day),
     }
+
+
+def errors_by_code(c: Connection, day: date | None = None) -> dict[str, int]:
+    """Failed attempts by error code, of one business date or of all."""
+    query = select(E.error_code, func.count()).group_by(E.error_code)
+    if day is not None:
+        query = query.where(E.business_date == day)
+    return {str(code): int(n) for code, n in c.execute(query)}
 
 
 def latest_date(c: Connection) -> date | None:
@@ -254,8 +258,7 @@ def runs(c: Connection, limit: int = 100) -> list[dict[str, Any]]:
 
 def schedulers(c: Connection, limit: int = 10) -> list[dict[str, Any]]:
     """Scheduler instances, newest heartbeat first, with when they fire next."""
-    s = scheduler_instances.c
-    rows = c.execute(select(scheduler_instances).order_by(s.heartbeat_at.desc()).limit(limit)).all()
+    rows = instances.newest(c, limit)
     return [
         {
             "name": r.name,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, func, select
 
 from balmon.storage.migrate import current_revision, ensure_schema
 from balmon.storage.schema import verification_runs
@@ -96,3 +96,28 @@ def has_completed(engine: Engine, day: date) -> bool:
     ensure_schema(engine)
     with engine.connect() as connection:
         return bool(completed_dates(connection, [day]))
+
+
+def runs_by_status(connection: Connection) -> dict[str, int]:
+    """How many runs are in each state, over all dates."""
+    r = verification_runs.c
+    rows = connection.execute(select(r.status, func.count()).group_by(r.status))
+    return {str(status): int(n) for status, n in rows}
+
+
+def retries_total(connection: Connection) -> int:
+    """Retries made by every run (as each run counted them when it closed)."""
+    query = select(func.coalesce(func.sum(verification_runs.c.retry_count), 0))
+    return int(connection.scalar(query) or 0)
+
+
+def last_completed(connection: Connection) -> Any:
+    """The run that completed most recently (its start and finish), or None."""
+    r = verification_runs.c
+    query = (
+        select(r.started_at, r.finished_at)
+        .where(r.status == RunStatus.COMPLETED)
+        .order_by(r.finished_at.desc())
+        .limit(1)
+    )
+    return connection.execute(query).first()

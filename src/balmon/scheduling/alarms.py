@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from balmon import limits
 from balmon.alerts import outbox
 from balmon.alerts.channels import parse_channels, route
 from balmon.alerts.content import render_alarm
@@ -47,7 +48,7 @@ def raise_alarm(
                     insert(run_alarms).values(
                         business_date=alarm.business_date,
                         reason=alarm.reason.value,
-                        detail=alarm.detail[:1000],
+                        detail=limits.clip(alarm.detail, limits.ALARM_DETAIL),
                         raised_by=raised_by,
                         raised_at=now,
                     )

@@ -14,17 +14,17 @@ import contextlib
 import logging
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine
 
 from balmon.alerts import AlertPipeline, Notifier
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine.lease import Owner
 from balmon.engine.state import DateState, completed_dates, date_status
+from balmon.scheduling import instances
 from balmon.scheduling.alarms import Alarm, AlarmReason, raise_alarm
 from balmon.scheduling.calendar import Schedule
 from balmon.scheduling.launcher import LaunchState, RunLauncher
-from balmon.storage.schema import scheduler_instances
 
 log = logging.getLogger("balmon.scheduling")
 
@@ -61,7 +61,7 @@ class Scheduler:
     async def run(self) -> None:
         """Work until cancelled; on cancellation interrupt this instance's run cleanly."""
         now = self._clock.now()
-        await asyncio.to_thread(self._register, now)
+        await asyncio.to_thread(instances.register, self._engine, self.name, now)
         self._enqueue_due(now)
         self._next_firing = self._schedule.next_firing(now)
         self._next_flush = now
@@ -159,31 +159,16 @@ class Scheduler:
         if report.messages or report.sent:
             log.info("alerts flushed", extra=report.as_dict())
 
-    def _register(self, now: datetime) -> None:
-        values = {"started_at": now, "heartbeat_at": now, "stopped_at": None}
-        with self._engine.begin() as connection:
-            c = scheduler_instances.c
-            found = connection.execute(
-                update(scheduler_instances).where(c.name == self.name).values(**values)
-            )
-            if found.rowcount == 0:
-                connection.execute(insert(scheduler_instances).values(name=self.name, **values))
-
     def _beat(self, now: datetime, fired: bool) -> None:
         firing, day = self._schedule.next_business_date(now)
-        values: dict[str, object] = {
-            "heartbeat_at": now,
-            "next_firing_at": firing,
-            "next_business_date": day,
-        }
-        if fired:
-            values["last_fired_at"] = now
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(scheduler_instances)
-                .where(scheduler_instances.c.name == self.name)
-                .values(**values)
-            )
+        instances.beat(
+            self._engine,
+            self.name,
+            now=now,
+            next_firing=firing,
+            next_business_date=day,
+            fired=fired,
+        )
 
     async def _stop(self) -> None:
         self._queue.clear()  # nothing more is started, whatever finishes next
@@ -198,9 +183,4 @@ class Scheduler:
         log.info("scheduler stopped", extra={"scheduler": self.name})
 
     def _mark_stopped(self) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(scheduler_instances)
-                .where(scheduler_instances.c.name == self.name)
-                .values(stopped_at=self._clock.now())
-            )
+        instances.mark_stopped(self._engine, self.name, self._clock.now())
