@@ -339,7 +339,8 @@ def test_unresolved_errors_keep_original_fields(engine: Engine, as_role: Login) 
 
 def test_overview_shows_a_missed_date_until_it_completes(as_role: Login, engine: Engine) -> None:
     from balmon.config.settings import AlertSettings
-    from balmon.scheduling.alarms import Alarm, AlarmReason, raise_alarm
+    from balmon.scheduling.alarms import Alarm, raise_alarm
+    from balmon.storage.states import AlarmReason
 
     now = datetime.now(UTC)
     for day in (DAY, DAY + timedelta(days=1)):

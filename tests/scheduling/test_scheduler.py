@@ -18,7 +18,7 @@ from balmon.alerts.channels import Channel, parse_channels
 from balmon.alerts.content import Rendered
 from balmon.config import Settings
 from balmon.engine.lease import Owner
-from balmon.scheduling.alarms import Alarm, AlarmReason
+from balmon.scheduling.alarms import Alarm
 from balmon.scheduling.launcher import Launch, LaunchState, RunLauncher
 from balmon.scheduling.scheduler import Scheduler
 from balmon.storage.schema import (
@@ -29,6 +29,7 @@ from balmon.storage.schema import (
     verification_results,
     verification_runs,
 )
+from balmon.storage.states import AlarmReason
 from tests.alerts.receivers import Webhook, webhook_server
 from tests.conftest import on_backends
 from tests.engine.helpers import fast_settings, write_customers

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from balmon import limits
 from balmon.errors import info
+from balmon.storage.states import Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +102,15 @@ def render_summary(
     *,
     business_date: date,
     run_id: int,
-    counts: dict[str, int],
+    counts: dict[Status, int],
     by_code: dict[str, int],
     duration: float,
     dashboard_url: str | None,
 ) -> Rendered:
     """The optional end-of-run message."""
     title = (
-        f"[balmon] run {run_id} for {business_date}: PASS {counts.get('PASS', 0):,} "
-        f"FAIL {counts.get('FAIL', 0):,} UNAVAILABLE {counts.get('UNAVAILABLE', 0):,}"
+        f"[balmon] run {run_id} for {business_date}: PASS {counts.get(Status.PASS, 0):,} "
+        f"FAIL {counts.get(Status.FAIL, 0):,} UNAVAILABLE {counts.get(Status.UNAVAILABLE, 0):,}"
     )
     lines = [f"Business date: {business_date} (run {run_id}), duration {duration:,.1f}s"]
     lines += [f"{status}: {count:,}" for status, count in sorted(counts.items())]

@@ -196,7 +196,7 @@ def settle(
 ) -> None:
     """Record an attempt's outcome (`pending` keeps it for the next flush)."""
     values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now}
-    if status is DeliveryStatus.SENT:
+    if status == DeliveryStatus.SENT:
         values["sent_at"] = now
     connection.execute(
         update(alert_deliveries).where(alert_deliveries.c.id == delivery_id).values(**values)

@@ -171,9 +171,9 @@ class AlertPipeline:
 
     def _add_summary(self, run: RunFacts) -> None:
         counts = {
-            Status.PASS.value: run.passed,
-            Status.FAIL.value: run.failed,
-            Status.UNAVAILABLE.value: run.unavailable,
+            Status.PASS: run.passed,
+            Status.FAIL: run.failed,
+            Status.UNAVAILABLE: run.unavailable,
         }
         rendered = render_summary(
             business_date=run.business_date,

@@ -73,7 +73,7 @@ class BalmonCollector(Collector):
             CounterMetricFamily(
                 "balmon_error_logs", "Failed attempts recorded in the error log", labels=["code"]
             ),
-            queries.errors_by_code(c).items(),
+            results.errors_by_code(c).items(),
         )
         yield CounterMetricFamily(
             "balmon_retries", "Retries made by all runs", value=state.retries_total(c)

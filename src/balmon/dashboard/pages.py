@@ -20,6 +20,7 @@ from balmon.dashboard.security import SESSION_COOKIE
 from balmon.errors import CODES
 from balmon.scheduling import Schedule
 from balmon.scheduling.alarms import problem_dates
+from balmon.scheduling.launcher import LaunchState
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -204,7 +205,7 @@ def runs(
         items = queries.runs(c)
         schedulers = queries.schedulers(c)
     today = datetime.now(UTC).date()
-    good = outcome in ("running", "completed", "already completed")
+    good = outcome in (LaunchState.RUNNING, LaunchState.COMPLETED, LaunchState.ALREADY_COMPLETED)
     return page(
         request,
         "runs.html",

@@ -163,7 +163,7 @@ def run_info(run: Any) -> dict[str, Any]:
 def summary(c: Connection, day: date) -> dict[str, Any]:
     runs = _date_runs(c, day)
     outcomes = results.of_date(c, day, several_runs=len(runs) > 1)
-    errors = errors_by_code(c, day)
+    errors = results.errors_by_code(c, day=day)
     return {
         "date": day.isoformat(),
         "pass": outcomes.passed,
@@ -175,14 +175,6 @@ def summary(c: Connection, day: date) -> dict[str, Any]:
         "runs": len(runs),
         "alerts_pending": outbox.pending_on(c, day),
     }
-
-
-def errors_by_code(c: Connection, day: date | None = None) -> dict[str, int]:
-    """Failed attempts by error code, of one business date or of all."""
-    query = select(E.error_code, func.count()).group_by(E.error_code)
-    if day is not None:
-        query = query.where(E.business_date == day)
-    return {str(code): int(n) for code, n in c.execute(query)}
 
 
 def latest_date(c: Connection) -> date | None:

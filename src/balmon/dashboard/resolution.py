@@ -14,7 +14,7 @@ from balmon.storage.schema import error_logs
 def _resolution(notes: str, actor: str, now: datetime) -> dict[str, object]:
     return {
         "resolved": True,
-        "resolution_notes": notes[: limits.NOTES],
+        "resolution_notes": limits.clip(notes, limits.NOTES),
         "resolved_by": actor,
         "resolved_at": now,
     }

@@ -15,10 +15,14 @@ from balmon import limits
 from balmon.engine.state import latest_run
 from balmon.errors import RunRefused, StorageError
 from balmon.storage.schema import run_leases, verification_runs
-from balmon.storage.states import RunStatus
+from balmon.storage.states import RunKind, RunStatus
 
 Mode = Literal["normal", "rerun", "retry_unavailable"]
-_KIND = {"normal": "full", "rerun": "rerun", "retry_unavailable": "retry_unavailable"}
+_KIND = {
+    "normal": RunKind.FULL,
+    "rerun": RunKind.RERUN,
+    "retry_unavailable": RunKind.RETRY_UNAVAILABLE,
+}
 
 
 @dataclass(frozen=True, slots=True)

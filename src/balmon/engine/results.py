@@ -1,8 +1,8 @@
-"""Reading `verification_results`: which result is a customer's latest, and counting outcomes.
+"""Reading what runs recorded: a customer's latest result, outcome and error-log counts.
 
-The engine writes the results (`writer`); the run's summary, the next `--retry-unavailable`,
-the dashboard and the metrics all read them through these functions, so "latest" and "how
-many PASS" mean the same everywhere.
+The engine writes results and error-log rows (`writer`); the run's summary, the next
+`--retry-unavailable`, the dashboard and the metrics all count them through these functions,
+so "latest", "how many PASS" and "how many TIMEOUT attempts" mean the same everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 from sqlalchemy.orm import aliased
 
-from balmon.storage.schema import verification_results
+from balmon.storage.schema import error_logs, verification_results
 from balmon.storage.states import Status
 
 results = verification_results
@@ -95,3 +95,25 @@ def of_date(connection: Connection, day: date, *, several_runs: bool = True) -> 
     """The date's outcomes, counting each customer's latest result only."""
     rows = latest_of_date(day, results.c.status, results.c.error_code, several_runs=several_runs)
     return count(connection, rows)
+
+
+def retries_of_run(connection: Connection, run_id: int) -> int:
+    """Attempts beyond each customer's first, over the run's results."""
+    r = results.c
+    query = select(func.coalesce(func.sum(r.attempts - 1), 0)).where(
+        r.run_id == run_id, r.attempts > 1
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def errors_by_code(
+    connection: Connection, *, run_id: int | None = None, day: date | None = None
+) -> dict[str, int]:
+    """Error-log rows by code (failed attempts and INVALID_INPUT rows), of a run, a date or all."""
+    e = error_logs.c
+    query = select(e.error_code, func.count()).group_by(e.error_code)
+    if run_id is not None:
+        query = query.where(e.run_id == run_id)
+    if day is not None:
+        query = query.where(e.business_date == day)
+    return {str(code): int(n) for code, n in connection.execute(query)}

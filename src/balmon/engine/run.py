@@ -38,7 +38,7 @@ from balmon.engine.writer import BatchWriter
 from balmon.errors import ConfigError
 from balmon.retry import RetryPolicy
 from balmon.source import BalanceSource
-from balmon.storage.states import RunStatus
+from balmon.storage.states import RunKind, RunStatus
 
 log = logging.getLogger("balmon.engine")
 
@@ -220,7 +220,7 @@ class VerificationRun:
     def _customers(
         self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
     ) -> tuple[Iterator[Customer], int | None]:
-        if opened.kind == "retry_unavailable":
+        if opened.kind == RunKind.RETRY_UNAVAILABLE:
             total = inputs.count_unavailable(self._engine, business_date=day, run_id=opened.run_id)
             return inputs.unavailable_on(
                 self._engine, business_date=day, run_id=opened.run_id

@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from balmon.engine import results
 from balmon.errors import ErrorCode
-from balmon.storage.schema import alerts, error_logs, verification_results, verification_runs
+from balmon.storage.schema import alerts, verification_runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +61,15 @@ class RunSummary:
         return json.dumps(data, sort_keys=True)
 
 
-def _grouped(connection: Connection, column: Any, *where: Any) -> dict[str, int]:
-    query = select(column, func.count()).where(*where).group_by(column)
-    return {str(key): int(count) for key, count in connection.execute(query)}
-
-
 def summarize(
     engine: Engine, run_id: int, *, finished_at: datetime | None = None, resumed: bool = False
 ) -> RunSummary:
     """Build the summary of `run_id` from its rows."""
-    r, e = verification_results, error_logs
     with engine.connect() as c:
         run = c.execute(select(verification_runs).where(verification_runs.c.id == run_id)).one()
         outcomes = results.of_run(c, run_id)
-        errors = _grouped(c, e.c.error_code, e.c.run_id == run_id)
-        retries = c.scalar(
-            select(func.coalesce(func.sum(r.c.attempts - 1), 0)).where(
-                r.c.run_id == run_id, r.c.attempts > 1
-            )
-        )
+        errors = results.errors_by_code(c, run_id=run_id)
+        retries = results.retries_of_run(c, run_id)
         alerts_raised = c.scalar(select(func.count()).where(alerts.c.run_id == run_id))
     end = finished_at or run.finished_at or run.heartbeat_at or run.started_at
     invalid = errors.get(ErrorCode.INVALID_INPUT.value, 0)
@@ -94,7 +84,7 @@ def summarize(
         unavailable=outcomes.unavailable,
         invalid_input=invalid,
         failed_attempts=sum(errors.values()) - invalid,
-        retries=int(retries or 0),
+        retries=retries,
         by_code=outcomes.unavailable_by_code,
         errors_by_code=errors,
         alerts_raised=int(alerts_raised or 0),

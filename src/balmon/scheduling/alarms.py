@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -23,11 +22,7 @@ from balmon.config.settings import AlertSettings
 from balmon.engine.state import completed_dates
 from balmon.scheduling.calendar import Schedule
 from balmon.storage.schema import run_alarms
-
-
-class AlarmReason(StrEnum):
-    MISSED = "missed"
-    FAILED = "failed"
+from balmon.storage.states import AlarmReason
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,10 @@ from balmon.config import Settings
 from balmon.engine.lease import Owner
 from balmon.engine.state import DateState, completed_dates, date_status
 from balmon.scheduling import instances
-from balmon.scheduling.alarms import Alarm, AlarmReason, raise_alarm
+from balmon.scheduling.alarms import Alarm, raise_alarm
 from balmon.scheduling.calendar import Schedule
 from balmon.scheduling.launcher import LaunchState, RunLauncher
+from balmon.storage.states import AlarmReason
 
 log = logging.getLogger("balmon.scheduling")
 

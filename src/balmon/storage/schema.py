@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from balmon import limits
-from balmon.storage.states import DeliveryStatus, RunStatus, Status
+from balmon.storage.states import AlarmReason, DeliveryStatus, RunKind, RunStatus, Status
 from balmon.storage.types import BigId, Money, UTCDateTime
 
 NAMING = {
@@ -62,7 +62,7 @@ verification_runs = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("business_date", Date, nullable=False),
-    Column("kind", String(20), nullable=False, server_default="full"),
+    Column("kind", String(20), nullable=False, server_default=RunKind.FULL.value),
     Column("parent_run_id", BigId, ForeignKey("verification_runs.id")),
     Column("status", String(12), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
@@ -80,7 +80,7 @@ verification_runs = Table(
     Column("heartbeat_at", UTCDateTime),
     Column("reason", Text),
     CheckConstraint(_one_of("status", RunStatus), name="status"),
-    CheckConstraint("kind IN ('full', 'rerun', 'retry_unavailable')", name="kind"),
+    CheckConstraint(_one_of("kind", RunKind), name="kind"),
     Index(None, "business_date", "status"),
 )
 
@@ -228,7 +228,7 @@ run_alarms = Table(
     Column("message_id", BigId, ForeignKey("alert_messages.id")),
     Column("raised_by", String(255), nullable=False),
     Column("raised_at", UTCDateTime, nullable=False),
-    CheckConstraint("reason IN ('missed', 'failed')", name="reason"),
+    CheckConstraint(_one_of("reason", AlarmReason), name="reason"),
 )
 
 scheduler_instances = Table(

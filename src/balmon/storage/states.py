@@ -26,6 +26,21 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class RunKind(StrEnum):
+    """What a run verifies (`verification_runs.kind`)."""
+
+    FULL = "full"  # every customer of the file
+    RERUN = "rerun"  # every customer again, for a date already completed
+    RETRY_UNAVAILABLE = "retry_unavailable"  # only the date's UNAVAILABLE customers
+
+
+class AlarmReason(StrEnum):
+    """Why a business date was alarmed (`run_alarms.reason`)."""
+
+    MISSED = "missed"  # past its deadline and not completed
+    FAILED = "failed"  # its run failed
+
+
 class DeliveryStatus(StrEnum):
     """One alert message's delivery to one channel (`alert_deliveries.status`)."""
 
