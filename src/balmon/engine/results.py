@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 from sqlalchemy.orm import aliased
 
-from balmon.storage.schema import error_logs, verification_results
+from balmon.storage.schema import error_logs, verification_results, verification_runs
 from balmon.storage.states import Status
 
 results = verification_results
@@ -91,8 +91,15 @@ def of_run(connection: Connection, run_id: int) -> Outcomes:
     return count(connection, rows)
 
 
-def of_date(connection: Connection, day: date, *, several_runs: bool = True) -> Outcomes:
-    """The date's outcomes, counting each customer's latest result only."""
+def of_date(connection: Connection, day: date, *, several_runs: bool | None = None) -> Outcomes:
+    """The date's outcomes, counting each customer's latest result only.
+
+    The superseded check costs a subquery per row, so it is skipped for a date with one run
+    (looked up unless the caller knows).
+    """
+    if several_runs is None:
+        runs = select(func.count()).where(verification_runs.c.business_date == day)
+        several_runs = int(connection.scalar(runs) or 0) > 1
     rows = latest_of_date(day, results.c.status, results.c.error_code, several_runs=several_runs)
     return count(connection, rows)
 
