@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
-from datetime import date as _date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -17,6 +16,7 @@ from sqlalchemy import Engine
 from balmon import limits
 from balmon.dashboard import queries
 from balmon.dashboard.auth import Principal, Role
+from balmon.dashboard.params import Day, Page, known_id, parse_day, window_start
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
@@ -40,8 +40,8 @@ def _optional(value: str | None, parse: Callable[[str], T], name: str) -> T | No
         return None
     try:
         return parse(value.strip())
-    except ValueError:
-        raise HTTPException(422, f"{name}: invalid value") from None
+    except ValueError as exc:
+        raise HTTPException(422, f"{name}: {exc}") from None
 
 
 def _boolean(value: str) -> bool:
@@ -57,11 +57,11 @@ def error_filter(
     customer_id: str | None = None,
     resolved: str | None = None,
     sort: str = "-logged_at",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ErrorFilter:
     return ErrorFilter(
-        _optional(date, _date.fromisoformat, "date"),
+        _optional(date, parse_day, "date"),
         code or None,
         severity or None,
         customer_id or None,
@@ -83,7 +83,7 @@ def default_day(request: Request, day: date | None) -> date:
 
 
 @router.get("/summary")
-def summary(request: Request, who: Viewer, date: date | None = None) -> dict[str, Any]:
+def summary(request: Request, who: Viewer, date: Day | None = None) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         return queries.summary(c, default_day(request, date))
 
@@ -140,7 +140,7 @@ def _cell(value: Any) -> Any:
 @router.get("/errors/{error_id}")
 def error_detail(request: Request, who: Viewer, error_id: int) -> dict[str, Any]:
     with engine_of(request).connect() as c:
-        item = queries.error_detail(c, error_id, with_trace=who.can(Role.ADMIN))
+        item = queries.error_detail(c, known_id(error_id, "error"), with_trace=who.can(Role.ADMIN))
     if item is None:
         raise HTTPException(404, "no such error")
     return item
@@ -155,7 +155,11 @@ def resolve_error(
     request: Request, who: Operator, error_id: int, body: ResolveBody
 ) -> dict[str, Any]:
     if not resolve(
-        engine_of(request), error_id, notes=body.notes, actor=who.name, now=datetime.now(UTC)
+        engine_of(request),
+        known_id(error_id, "error"),
+        notes=body.notes,
+        actor=who.name,
+        now=datetime.now(UTC),
     ):
         raise HTTPException(404, "no such error")
     return {"id": error_id, "resolved": True}
@@ -176,12 +180,12 @@ def trends(
     request: Request,
     who: Viewer,
     granularity: str = Query("day", pattern="^(hour|day)$"),
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
     code: str | None = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
-    start = start or end - timedelta(days=13 if granularity == "day" else 0)
+    start = window_start(start, end, days=14 if granularity == "day" else 1)
     with engine_of(request).connect() as c:
         items = queries.trends(c, granularity=granularity, start=start, end=end, code=code)
     return {
@@ -197,11 +201,11 @@ def top_customers(
     request: Request,
     who: Viewer,
     n: Annotated[int, Query(ge=1, le=500)] = 10,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
-    start = start or end - timedelta(days=6)
+    start = window_start(start, end, days=7)
     with engine_of(request).connect() as c:
         return {"items": queries.top_customers(c, n=n, start=start, end=end)}
 
@@ -213,7 +217,7 @@ def runs(request: Request, who: Viewer) -> dict[str, Any]:
 
 
 class StartRun(BaseModel):
-    date: date
+    date: Day
 
 
 @router.post("/runs", status_code=202)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -15,6 +15,7 @@ from balmon import limits
 from balmon.dashboard import auth, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
+from balmon.dashboard.params import Day, Days, known_id, window_start
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE
 from balmon.errors import CODES
@@ -88,7 +89,7 @@ def logout(request: Request, who: Viewer) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, who: Viewer, date: date | None = None) -> HTMLResponse:
+def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResponse:
     day = default_day(request, date)
     settings = request.app.state.settings
     with engine_of(request).connect() as c:
@@ -107,11 +108,11 @@ def overview(request: Request, who: Viewer, date: date | None = None) -> HTMLRes
 
 
 @router.get("/trends", response_class=HTMLResponse)
-def trends(request: Request, who: Viewer, date: date | None = None) -> HTMLResponse:
+def trends(request: Request, who: Viewer, date: Day | None = None) -> HTMLResponse:
     end = default_day(request, date)
     with engine_of(request).connect() as c:
         daily = queries.trends(
-            c, granularity="day", start=end - timedelta(days=13), end=end, code=None
+            c, granularity="day", start=window_start(None, end, days=14), end=end, code=None
         )
         hourly = queries.trends(c, granularity="hour", start=end, end=end, code=None)
     return page(request, "trends.html", who, day=end, daily=daily, hourly=hourly, active="trends")
@@ -119,13 +120,15 @@ def trends(request: Request, who: Viewer, date: date | None = None) -> HTMLRespo
 
 @router.get("/top-customers", response_class=HTMLResponse)
 def top(
-    request: Request, who: Viewer, date: date | None = None, days: int = 7, n: int = 20
+    request: Request,
+    who: Viewer,
+    date: Day | None = None,
+    days: Days = 7,
+    n: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> HTMLResponse:
     end = default_day(request, date)
     with engine_of(request).connect() as c:
-        items = queries.top_customers(
-            c, n=min(max(n, 1), 200), start=end - timedelta(days=max(days, 1) - 1), end=end
-        )
+        items = queries.top_customers(c, n=n, start=window_start(None, end, days=days), end=end)
     return page(request, "top.html", who, day=end, items=items, days=days, active="top")
 
 
@@ -172,7 +175,7 @@ def bulk_resolve(
 @router.get("/errors/{error_id}", response_class=HTMLResponse)
 def error_detail(request: Request, who: Viewer, error_id: int) -> HTMLResponse:
     with engine_of(request).connect() as c:
-        item = queries.error_detail(c, error_id, with_trace=who.can(Role.ADMIN))
+        item = queries.error_detail(c, known_id(error_id, "error"), with_trace=who.can(Role.ADMIN))
     if item is None:
         raise HTTPException(404, "no such error")
     return page(request, "error.html", who, e=item, active="errors")
@@ -186,7 +189,11 @@ def resolve_one(
     notes: Annotated[str, Form(min_length=1, max_length=limits.NOTES)],
 ) -> RedirectResponse:
     if not resolve(
-        engine_of(request), error_id, notes=notes, actor=who.name, now=datetime.now(UTC)
+        engine_of(request),
+        known_id(error_id, "error"),
+        notes=notes,
+        actor=who.name,
+        now=datetime.now(UTC),
     ):
         raise HTTPException(404, "no such error")
     return RedirectResponse(f"/errors/{error_id}", status_code=303)
@@ -220,9 +227,7 @@ def runs(
 
 
 @router.post("/runs")
-async def start_run(
-    request: Request, who: Admin, date: Annotated[date, Form()]
-) -> RedirectResponse:
+async def start_run(request: Request, who: Admin, date: Annotated[Day, Form()]) -> RedirectResponse:
     launch = await request.app.state.run_starter.start(date)
     query = urlencode({"message": launch.describe(), "outcome": launch.state.value})
     return RedirectResponse(f"/runs?{query}", status_code=303)

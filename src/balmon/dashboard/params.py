@@ -1,0 +1,58 @@
+"""The dashboard's request parameters, bounded: bad input is a 4xx, never a 500.
+
+Python's integers and dates reach far beyond what the database and `timedelta` accept
+(an id of 2**64 overflows SQLite; `date(1, 1, 1) - 13 days` overflows), and pydantic would
+read `date=0` as 1970-01-01. Every date here is ISO 8601 (`YYYY-MM-DD`) within `FIRST_DAY`
+and `LAST_DAY`, and every number has a ceiling.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Query
+from pydantic import BeforeValidator
+
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+MAX_ID = 2**63 - 1  # BIGINT
+MAX_PAGE = 1_000_000
+MAX_DAYS = 366
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: Any) -> date:
+    """A business date from `YYYY-MM-DD` only, between FIRST_DAY and LAST_DAY."""
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
+        day = date.fromisoformat(value.strip())
+    else:
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"expected a date between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+Day = Annotated[date, BeforeValidator(parse_day)]
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Days = Annotated[int, Query(ge=1, le=MAX_DAYS)]
+
+
+def window_start(start: date | None, end: date, *, days: int) -> date:
+    """The first day of a window ending at `end`: `start`, or `days` days back by default."""
+    first = start or max(end - timedelta(days=days - 1), FIRST_DAY)
+    if first > end:
+        raise HTTPException(422, "from: after to")
+    if (end - first).days >= MAX_DAYS:
+        raise HTTPException(422, f"from/to: at most {MAX_DAYS} days")
+    return first
+
+
+def known_id(row_id: int, what: str) -> int:
+    """`row_id`, or 404 when no row can have it (the database would overflow on it)."""
+    if not 1 <= row_id <= MAX_ID:
+        raise HTTPException(404, f"no such {what}")
+    return row_id

@@ -1,0 +1,60 @@
+"""What a careless user or an attacker sends the dashboard: a client error, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+Login = Callable[[str], tuple[TestClient, str]]
+HUGE = str(2**64)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/errors/{HUGE}",
+        f"/errors/{HUGE}",
+        "/api/errors/0",
+        "/api/errors/-5",
+    ],
+)
+def test_an_id_no_row_can_have_is_not_found(as_role: Login, path: str) -> None:
+    client, _ = as_role("viewer")
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/errors?page={HUGE}",
+        f"/errors?page={HUGE}",
+        "/api/errors?page=100000000",
+        "/api/trends?to=0001-01-01",
+        "/api/trends?from=0001-01-01&to=0001-01-02",
+        "/api/top-customers?to=0001-01-01",
+        "/trends?date=0001-01-01",
+        "/top-customers?date=0001-01-01",
+        "/top-customers?days=1000000000",
+        "/top-customers?n=1000000000000000000000",
+        "/api/summary?date=0",
+        "/api/summary?date=1700000000",
+        "/?date=0",
+        "/api/errors?date=0",
+        "/api/summary?date=2026-13-01",
+        "/api/summary?date=99999-01-01",
+    ],
+)
+def test_out_of_range_numbers_and_dates_are_client_errors(as_role: Login, path: str) -> None:
+    client, _ = as_role("viewer")
+    response = client.get(path)
+    assert 400 <= response.status_code < 500, (path, response.status_code)
+
+
+def test_a_date_is_iso_8601_only(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    assert client.get("/api/summary?date=2026-11-27").json()["date"] == "2026-11-27"
+    response = client.get("/api/summary?date=0")
+    assert response.status_code == 422
+    assert "YYYY-MM-DD" in response.text
