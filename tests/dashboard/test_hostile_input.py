@@ -58,3 +58,31 @@ def test_a_date_is_iso_8601_only(as_role: Login) -> None:
     response = client.get("/api/summary?date=0")
     assert response.status_code == 422
     assert "YYYY-MM-DD" in response.text
+
+
+def test_browsers_get_html_error_pages_with_the_navigation(as_role: Login) -> None:
+    client, _ = as_role("operator")
+    missing = client.get("/errors/999999")
+    bad = client.get("/errors?date=yesterday")
+    forged = client.post("/errors/1/resolve", data={"notes": "no token"})
+    for response, status, words in (
+        (missing, 404, "no such error"),
+        (bad, 422, "date"),
+        (forged, 403, "CSRF"),
+    ):
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith("text/html")
+        assert words in response.text
+        assert 'href="/runs"' in response.text  # the navigation, to get back to work
+        assert "{" not in response.text.split("<main>")[1][:200]  # not raw JSON
+
+
+def test_the_api_keeps_json_errors(as_role: Login) -> None:
+    client, _ = as_role("operator")
+    for response in (
+        client.get("/api/errors/999999"),
+        client.get("/api/errors?date=yesterday"),
+        client.post("/api/errors/1/resolve", json={"notes": "x"}),
+    ):
+        assert response.headers["content-type"].startswith("application/json")
+        assert "detail" in response.json()

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon.config import Settings
 from balmon.dashboard import api, metrics, pages
@@ -48,6 +50,8 @@ def create_app(
     app.state.throttle = LoginThrottle()
     app.middleware("http")(security_headers)
     app.add_exception_handler(LoginRequired, pages.login_redirect)
+    app.add_exception_handler(StarletteHTTPException, pages.http_problem)
+    app.add_exception_handler(RequestValidationError, pages.validation_problem)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

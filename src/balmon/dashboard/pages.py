@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon import limits
 from balmon.dashboard import auth, queries
@@ -17,7 +24,7 @@ from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, e
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import Day, Days, known_id, window_start
 from balmon.dashboard.resolution import resolve, resolve_matching
-from balmon.dashboard.security import SESSION_COOKIE
+from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
 from balmon.scheduling import Schedule
 from balmon.scheduling.alarms import problem_dates
@@ -236,3 +243,53 @@ async def start_run(request: Request, who: Admin, date: Annotated[Day, Form()]) 
 def login_redirect(request: Request, _: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+_HEADINGS = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not possible here",
+    422: "Check what you entered",
+    429: "Too many requests",
+}
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """An HTTP error: the API's JSON as FastAPI gives it, a page with the navigation else."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not wants_html(request):
+        return await http_exception_handler(request, exc)
+    return _problem(request, exc.status_code, str(exc.detail), [], exc.headers)
+
+
+async def validation_problem(request: Request, exc: Exception) -> Response:
+    """Parameters that do not validate: which ones and why, as JSON or as a page."""
+    assert isinstance(exc, RequestValidationError)
+    if not wants_html(request):
+        return await request_validation_exception_handler(request, exc)
+    fields = [
+        {"name": ".".join(str(part) for part in e["loc"][1:]) or "request", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return _problem(request, 422, "Some values could not be used.", fields, None)
+
+
+def _problem(
+    request: Request,
+    status: int,
+    detail: str,
+    fields: list[dict[str, str]],
+    headers: Mapping[str, str] | None,
+) -> Response:
+    response = page(
+        request,
+        "problem.html",
+        current_principal(request),
+        status=status,
+        heading=_HEADINGS.get(status, "Something is not right"),
+        detail=detail,
+        fields=fields,
+    )
+    response.headers.update(headers or {})
+    return response

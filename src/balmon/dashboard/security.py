@@ -34,7 +34,7 @@ class RequireRole:
     async def __call__(self, request: Request) -> Principal:
         principal = current_principal(request)
         if principal is None:
-            if _wants_html(request):
+            if wants_html(request):
                 raise LoginRequired
             raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Bearer"})
         if not principal.can(self.role):
@@ -44,7 +44,8 @@ class RequireRole:
         return principal
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
+    """Pages answer a browser with HTML; the API and /metrics answer with JSON or text."""
     return not request.url.path.startswith(("/api/", "/metrics"))
 
 
@@ -112,7 +113,7 @@ async def security_headers(
 def _crash(request: Request) -> Response:
     correlation = uuid.uuid4().hex[:12]
     log.exception("request failed", extra={"correlation_id": correlation, "path": request.url.path})
-    if not _wants_html(request):
+    if not wants_html(request):
         return JSONResponse(
             {"detail": "internal error", "correlation_id": correlation}, status_code=500
         )
