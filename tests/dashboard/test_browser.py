@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import Engine, delete
 
+from balmon.storage.schema import sessions
 from tests.dashboard.browser import ARGS, CHROMIUM, live_server, require_chromium
 from tests.dashboard.seed import DAY, PASSWORD
 
@@ -116,4 +118,28 @@ def test_every_page_renders_with_its_chart(browser: Browser, base_url: str, tmp_
     expect(page.locator("pre.trace")).to_contain_text("secret internals")
     _shot(page, tmp_path, "error-detail")
     assert errors == []
+    page.close()
+
+
+def test_a_session_expiring_while_typing_a_note_loses_nothing(
+    browser: Browser, base_url: str, engine: Engine
+) -> None:
+    page = browser.new_page()
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/errors/1")
+    note = "Checked with the bank: the account was migrated overnight"
+    page.get_by_label("Notes").fill(note)
+    with engine.begin() as c:  # the session expires while the operator types
+        c.execute(delete(sessions))
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.get_by_label("User name")).to_be_visible()
+    page.get_by_label("User name").fill("operator")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base_url}/errors/1")  # back where the work was, not a 405
+    expect(page.get_by_label("Notes")).to_have_value(note)
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.get_by_test_id("status")).to_have_text("resolved")
+    page.goto(f"{base_url}/errors/2")
+    expect(page.get_by_label("Notes")).to_have_value("")  # a draft belongs to its own form
     page.close()

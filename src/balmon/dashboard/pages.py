@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.exception_handlers import (
@@ -241,8 +241,23 @@ async def start_run(request: Request, who: Admin, date: Annotated[Day, Form()]) 
 
 
 def login_redirect(request: Request, _: Exception) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    """To the login form, then back: to this page, or for a form post to the form's page.
+
+    A post cannot be replayed after login (its CSRF token belonged to the old session), so
+    the operator returns to the page they were on; app.js keeps what they typed.
+    """
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = _same_site_page(request.headers.get("referer", ""), request)
     return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+def _same_site_page(referer: str, request: Request) -> str:
+    parts = urlsplit(referer)
+    if parts.netloc != request.url.netloc or not parts.path.startswith("/"):
+        return "/"
+    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 _HEADINGS = {

@@ -28,6 +28,32 @@
   }
 
   document.querySelectorAll("canvas[data-series]").forEach(draw);
+  // Drafts: what an operator types in a form survives a lapsed session and the login in
+  // between. A draft is kept per page and form, and dropped once its page no longer shows
+  // the form (the work was done).
+  var DRAFTS = "balmon-drafts";
+  function drafts() {
+    try { return JSON.parse(window.sessionStorage.getItem(DRAFTS) || "{}"); } catch (e) { return {}; }
+  }
+  function keep(all) { window.sessionStorage.setItem(DRAFTS, JSON.stringify(all)); }
+  var saved = drafts();
+  var here = window.location.pathname + window.location.search;
+  var present = {};
+  document.querySelectorAll("form[method=post] textarea[name]").forEach(function (field) {
+    var key = here + " " + field.form.getAttribute("action") + " " + field.name;
+    present[key] = true;
+    if (!field.value && saved[key]) field.value = saved[key].text;
+    field.addEventListener("input", function () {
+      var all = drafts();
+      all[key] = { page: here, text: field.value };
+      keep(all);
+    });
+  });
+  Object.keys(saved).forEach(function (key) {
+    if (saved[key].page === here && !present[key]) delete saved[key];
+  });
+  keep(saved);
+
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
