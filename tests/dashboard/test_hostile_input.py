@@ -86,3 +86,24 @@ def test_the_api_keeps_json_errors(as_role: Login) -> None:
     ):
         assert response.headers["content-type"].startswith("application/json")
         assert "detail" in response.json()
+
+
+def test_a_link_cannot_put_its_own_text_in_a_banner(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    spoof = "Your account is locked: call +1 555 0100"
+    for path in (f"/runs?message={spoof}&outcome=running", f"/errors?message={spoof}"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert spoof not in page.text and 'class="flash' not in page.text
+
+
+def test_the_servers_own_messages_show_once(as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    done = client.post(
+        "/errors/resolve?code=TIMEOUT", data={"notes": "API restarted", "csrf_token": csrf}
+    )
+    assert done.status_code == 303 and "message" not in done.headers["location"]
+    first = client.get(done.headers["location"])
+    assert "4 errors resolved" in first.text and 'class="flash good"' in first.text
+    again = client.get(done.headers["location"])
+    assert "errors resolved" not in again.text

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon import limits
-from balmon.dashboard import auth, queries
+from balmon.dashboard import auth, flash, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import Day, Days, known_id, window_start
@@ -37,9 +37,16 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 def page(
     request: Request, name: str, who: Principal | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"who": who, "Role": Role, **context}, status_code=status
+    message = flash.take(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"who": who, "Role": Role, "flash": message, **context},
+        status_code=status,
     )
+    if message is not None:
+        response.delete_cookie(flash.COOKIE, path="/")
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -140,10 +147,10 @@ def top(
 
 
 @router.get("/errors", response_class=HTMLResponse)
-def errors(request: Request, who: Viewer, f: Filter, message: str | None = None) -> HTMLResponse:
+def errors(request: Request, who: Viewer, f: Filter) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items, total = queries.list_errors(c, f, with_trace=False)
-    params = {k: v for k, v in request.query_params.items() if k not in ("page", "message")}
+    params = {k: v for k, v in request.query_params.items() if k != "page"}
     pages = max(1, -(-total // f.page_size))
     return page(
         request,
@@ -156,7 +163,6 @@ def errors(request: Request, who: Viewer, f: Filter, message: str | None = None)
         codes=CODES,
         query=urlencode(params),
         filters=params,
-        message=message,
         active="errors",
     )
 
@@ -173,10 +179,9 @@ def bulk_resolve(
     count = resolve_matching(
         engine_of(request), f, notes=notes, actor=who.name, now=datetime.now(UTC)
     )
-    back = {k: v for k, v in request.query_params.items() if k != "message"}
-    return RedirectResponse(
-        f"/errors?{urlencode({**back, 'message': f'{count} errors resolved'})}", status_code=303
-    )
+    response = RedirectResponse(f"/errors?{urlencode(request.query_params)}", status_code=303)
+    flash.flash(request, response, f"{count} errors resolved", good=True)
+    return response
 
 
 @router.get("/errors/{error_id}", response_class=HTMLResponse)
@@ -212,22 +217,17 @@ def codes(request: Request, who: Viewer) -> HTMLResponse:
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs(
-    request: Request, who: Viewer, message: str | None = None, outcome: str | None = None
-) -> HTMLResponse:
+def runs(request: Request, who: Viewer) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items = queries.runs(c)
         schedulers = queries.schedulers(c)
     today = datetime.now(UTC).date()
-    good = outcome in (LaunchState.RUNNING, LaunchState.COMPLETED, LaunchState.ALREADY_COMPLETED)
     return page(
         request,
         "runs.html",
         who,
         items=items,
         today=today,
-        message=message,
-        good=good,
         schedulers=schedulers,
         active="runs",
     )
@@ -236,8 +236,14 @@ def runs(
 @router.post("/runs")
 async def start_run(request: Request, who: Admin, date: Annotated[Day, Form()]) -> RedirectResponse:
     launch = await request.app.state.run_starter.start(date)
-    query = urlencode({"message": launch.describe(), "outcome": launch.state.value})
-    return RedirectResponse(f"/runs?{query}", status_code=303)
+    good = launch.state in (
+        LaunchState.RUNNING,
+        LaunchState.COMPLETED,
+        LaunchState.ALREADY_COMPLETED,
+    )
+    response = RedirectResponse("/runs", status_code=303)
+    flash.flash(request, response, launch.describe(), good=good)
+    return response
 
 
 def login_redirect(request: Request, _: Exception) -> Response:
