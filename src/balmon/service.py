@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
@@ -29,18 +30,24 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(*, settings: Settings, engine: Engine, scheduler: bool) -> Shutdown:
-    """Serve the dashboard (and run the scheduler) until a signal; returns how it stopped."""
-    launcher = RunLauncher(settings=settings, engine=engine)
-    app = create_app(settings=settings, engine=engine, run_starter=launcher)
-    config = uvicorn.Config(
+def uvicorn_config(settings: Settings, app: Any) -> uvicorn.Config:
+    """uvicorn's settings: X-Forwarded-* believed only from `dashboard.trusted_proxies`."""
+    trusted = settings.dashboard.trusted_proxies
+    return uvicorn.Config(
         app,
         host=settings.dashboard.host,
         port=settings.dashboard.port,
         log_config=None,  # uvicorn's lines go through balmon's JSON logging
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else None,
     )
-    server = _Server(config)
+
+
+async def serve(*, settings: Settings, engine: Engine, scheduler: bool) -> Shutdown:
+    """Serve the dashboard (and run the scheduler) until a signal; returns how it stopped."""
+    launcher = RunLauncher(settings=settings, engine=engine)
+    app = create_app(settings=settings, engine=engine, run_starter=launcher)
+    server = _Server(uvicorn_config(settings, app))
     scheduling = _start_scheduler(settings, engine, launcher) if scheduler else None
 
     def stop() -> None:

@@ -107,3 +107,41 @@ def test_the_servers_own_messages_show_once(as_role: Login) -> None:
     assert "4 errors resolved" in first.text and 'class="flash good"' in first.text
     again = client.get(done.headers["location"])
     assert "errors resolved" not in again.text
+
+
+def test_a_forged_forwarded_for_header_does_not_reset_the_login_throttle(
+    anonymous: TestClient,
+) -> None:
+    for n in range(5):
+        forged = {"X-Forwarded-For": f"203.0.113.{n}"}
+        wrong = anonymous.post(
+            "/login", data={"username": "viewer", "password": "guess"}, headers=forged
+        )
+        assert wrong.status_code == 200
+    elsewhere = {"X-Forwarded-For": "198.51.100.7"}
+    blocked = anonymous.post(
+        "/login",
+        data={"username": "viewer", "password": "correct horse battery"},
+        headers=elsewhere,
+    )
+    assert blocked.status_code == 429  # per user, wherever the attempts seem to come from
+
+
+def test_many_users_guessed_from_one_address_are_throttled_too(anonymous: TestClient) -> None:
+    statuses = [
+        anonymous.post("/login", data={"username": f"user{n}", "password": "guess"}).status_code
+        for n in range(21)
+    ]
+    assert statuses[:20] == [200] * 20 and statuses[20] == 429
+
+
+def test_forwarded_headers_are_trusted_only_from_configured_proxies() -> None:
+    from balmon.config import load_settings
+    from balmon.service import uvicorn_config
+
+    plain = uvicorn_config(load_settings(None), app=object())
+    assert plain.proxy_headers is False
+    proxied = uvicorn_config(
+        load_settings(None, dashboard={"trusted_proxies": ["10.0.0.5"]}), app=object()
+    )
+    assert proxied.proxy_headers is True and proxied.forwarded_allow_ips == "10.0.0.5"

@@ -68,6 +68,8 @@ MEANINGS: dict[str, str] = {
     "configuration that still sets it loads with a warning.",
     "dashboard.session_idle_minutes": "Idle sessions end after this long.",
     "dashboard.metrics_public": "Serve /metrics without a token (only behind a trusted network).",
+    "dashboard.trusted_proxies": "Addresses of the reverse proxies whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed (none by default: the client address is the peer's).",
     "schedule.cron": "When the scheduler fires: 5 fields, or 6 with seconds last.",
     "schedule.timezone": "Time zone of `cron`, `deadline` and business dates (IANA name).",
     "schedule.date_lag_days": "A firing on day D verifies business date D minus this.",

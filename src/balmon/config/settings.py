@@ -121,6 +121,7 @@ class DashboardSettings(Section):
     secret_key: SecretStr | None = None
     session_idle_minutes: PositiveInt = 30
     metrics_public: bool = False
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class ScheduleSettings(Section):

@@ -67,8 +67,8 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     throttle = request.app.state.throttle
-    key = f"{username}|{request.client.host if request.client else '-'}"
-    if throttle.blocked(key):
+    address = request.client.host if request.client else "-"
+    if throttle.blocked(username, address):
         return page(
             request,
             "login.html",
@@ -79,14 +79,15 @@ def login(
         )
     user = auth.authenticate(engine_of(request), username, password, datetime.now(UTC))
     if user is None:
-        throttle.failed(key)
+        throttle.failed(username, address)
         return page(
             request, "login.html", None, next=_safe_next(next), error="Wrong user name or password."
         )
-    throttle.succeeded(key)
+    throttle.succeeded(username, address)
     session_id = auth.open_session(engine_of(request), user.id, datetime.now(UTC))
     response = RedirectResponse(_safe_next(next), status_code=303)
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    # The scheme is the proxy's X-Forwarded-Proto only from `dashboard.trusted_proxies`.
+    secure = request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=secure, path="/"
     )

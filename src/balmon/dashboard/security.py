@@ -75,23 +75,38 @@ async def check_csrf(request: Request, principal: Principal) -> None:
 
 
 class LoginThrottle:
-    """At most `limit` failed logins per user name and address in `window` seconds."""
+    """Failed logins in the last `window` seconds: at most `per_user` for one user name from
+    anywhere, and `per_address` from one address for any user names.
 
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self._limit, self._window = limit, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Per user, so rotating addresses (or a forged X-Forwarded-For) does not help a guesser;
+    per address, so trying many user names from one place does not either.
+    """
 
-    def blocked(self, key: str) -> bool:
+    def __init__(self, per_user: int = 5, per_address: int = 20, window: float = 300.0) -> None:
+        self._limits = {"user": per_user, "address": per_address}
+        self._window = window
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def blocked(self, user: str, address: str) -> bool:
+        return any(self._recent(key) >= self._limits[key[0]] for key in _keys(user, address))
+
+    def failed(self, user: str, address: str) -> None:
+        for key in _keys(user, address):
+            self._failures[key].append(time.monotonic())
+
+    def succeeded(self, user: str, address: str) -> None:
+        # The address keeps its count: one valid account must not reset a guesser's budget.
+        self._failures.pop(("user", user.casefold()), None)
+
+    def _recent(self, key: tuple[str, str]) -> int:
         failures = self._failures[key]
         while failures and failures[0] < time.monotonic() - self._window:
             failures.popleft()
-        return len(failures) >= self._limit
+        return len(failures)
 
-    def failed(self, key: str) -> None:
-        self._failures[key].append(time.monotonic())
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+def _keys(user: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return ("user", user.casefold()), ("address", address)
 
 
 async def security_headers(
