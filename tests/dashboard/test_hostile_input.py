@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert
+
+from balmon.storage.schema import error_logs
+from tests.dashboard.seed import DAY, START, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
 HUGE = str(2**64)
@@ -145,3 +151,40 @@ def test_forwarded_headers_are_trusted_only_from_configured_proxies() -> None:
         load_settings(None, dashboard={"trusted_proxies": ["10.0.0.5"]}), app=object()
     )
     assert proxied.proxy_headers is True and proxied.forwarded_allow_ips == "10.0.0.5"
+
+
+@pytest.mark.parametrize("notes", ["", "   ", "\n\t "])
+def test_blank_resolution_notes_are_refused(as_role: Login, notes: str) -> None:
+    client, csrf = as_role("operator")
+    api = client.post(
+        "/api/errors/1/resolve", json={"notes": notes}, headers={"X-CSRF-Token": csrf}
+    )
+    form = client.post("/errors/1/resolve", data={"notes": notes, "csrf_token": csrf})
+    bulk = client.post(
+        "/api/errors/resolve?code=TIMEOUT", json={"notes": notes}, headers={"X-CSRF-Token": csrf}
+    )
+    assert (api.status_code, form.status_code, bulk.status_code) == (422, 422, 422)
+    assert client.get("/api/errors/1").json()["resolved"] is False
+
+
+def test_the_csv_escapes_formulas_and_keeps_ids_as_they_are(engine: Engine, as_role: Login) -> None:
+    with engine.begin() as c:
+        c.execute(
+            insert(error_logs),
+            [
+                {"business_date": DAY, "customer_id": cid, "error_code": "MISSING_DATA",
+                 "error_message": message, "retry_count": 0, "logged_at": START}
+                for cid, message in [
+                    ("-C001", "\t=HYPERLINK(\"http://x\")"),
+                    ("+C002", "\r=1+1"),
+                    ("C003", "-2+3+cmd|' /C calc'!A0"),
+                    ("C004", "@SUM(A1)"),
+                ]
+            ],
+        )  # fmt: skip
+    client, _ = as_role("viewer")
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/errors.csv?code=MISSING_DATA").text)))
+    cells = {r["customer_id"]: r["error_message"] for r in rows if r["customer_id"] != XSS_ID}
+    assert set(cells) == {"-C001", "+C002", "C003", "C004"}  # ids exported exactly
+    assert all(message.startswith("'") for message in cells.values())  # formulas escaped
+    assert cells["C004"] == "'@SUM(A1)"

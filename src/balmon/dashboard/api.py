@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from balmon import limits
 from balmon.dashboard import queries
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.params import Day, Page, known_id, parse_day, window_start
+from balmon.dashboard.params import Day, Notes, Page, known_id, parse_day, window_start
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
@@ -129,8 +129,14 @@ def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
     return StreamingResponse(rows(), media_type="text/csv", headers=headers)
 
 
+# What a spreadsheet would run: a cell starting with = or @, a tab or carriage return (which
+# some programs skip before looking), or + or - followed by more than a plain id or number
+# (an operator, a function call, a DDE reference). "-C001" or "+44" stay exactly as they are.
+_FORMULA = re.compile(r"[=@\t\r]|[+-](?![\w.]*$)")
+
+
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value  # keep spreadsheet formulas from running (CSV injection)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -147,7 +153,7 @@ def error_detail(request: Request, who: Viewer, error_id: int) -> dict[str, Any]
 
 
 class ResolveBody(BaseModel):
-    notes: str = Field(min_length=1, max_length=limits.NOTES)
+    notes: Notes
 
 
 @router.post("/errors/{error_id}/resolve")

@@ -18,11 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from balmon import limits
 from balmon.dashboard import auth, flash, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.params import Day, Days, known_id, window_start
+from balmon.dashboard.params import Day, Days, Notes, known_id, window_start
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
@@ -173,7 +172,7 @@ def bulk_resolve(
     request: Request,
     who: Operator,
     f: Filter,
-    notes: Annotated[str, Form(min_length=1, max_length=limits.NOTES)],
+    notes: Annotated[Notes, Form()],
 ) -> RedirectResponse:
     if f.date is None and f.code is None and f.customer_id is None:
         raise HTTPException(422, "a bulk resolve needs a date, code or customer filter")
@@ -199,7 +198,7 @@ def resolve_one(
     request: Request,
     who: Operator,
     error_id: int,
-    notes: Annotated[str, Form(min_length=1, max_length=limits.NOTES)],
+    notes: Annotated[Notes, Form()],
 ) -> RedirectResponse:
     if not resolve(
         engine_of(request),

@@ -13,7 +13,9 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
+
+from balmon import limits
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
@@ -36,7 +38,15 @@ def parse_day(value: Any) -> date:
     return day
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must say what was found and done")
+    return text
+
+
 Day = Annotated[date, BeforeValidator(parse_day)]
+# Resolution notes: an audit record, so never empty or only spaces.
+Notes = Annotated[str, StringConstraints(max_length=limits.NOTES), AfterValidator(_not_blank)]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS)]
 
