@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 
 import pytest
@@ -188,3 +189,17 @@ def test_the_csv_escapes_formulas_and_keeps_ids_as_they_are(engine: Engine, as_r
     assert set(cells) == {"-C001", "+C002", "C003", "C004"}  # ids exported exactly
     assert all(message.startswith("'") for message in cells.values())  # formulas escaped
     assert cells["C004"] == "'@SUM(A1)"
+
+
+def test_static_files_are_cached_for_long_under_a_content_hash(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    page = client.get("/codes")
+    assert page.headers["cache-control"] == "no-store"  # pages hold data: never cached
+    scripts = re.findall(r'src="(/static/chart\.umd\.min\.js\?v=[0-9a-f]{12})"', page.text)
+    assert len(scripts) == 1
+    script = client.get(scripts[0])
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert "max-age=31536000" in script.headers["cache-control"]
+    assert "immutable" in script.headers["cache-control"]
+    unversioned = client.get("/static/chart.umd.min.js")
+    assert "immutable" not in unversioned.headers["cache-control"]

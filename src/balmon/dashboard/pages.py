@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from balmon.dashboard import auth, flash, queries
+from balmon.dashboard import assets, auth, flash, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import Day, Days, Notes, known_id, window_start
@@ -31,6 +31,7 @@ from balmon.scheduling.launcher import LaunchState
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["static_url"] = assets.static_url
 
 
 def page(

@@ -14,6 +14,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
+from balmon.dashboard import assets
 from balmon.dashboard.auth import Principal, Role, session_principal, token_principal
 from balmon.errors import LoginRequired
 
@@ -121,8 +122,19 @@ async def security_headers(
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = _caching(request)
     return response
+
+
+def _caching(request: Request) -> str:
+    # Pages and API answers hold bank data: never stored. A static file named by its current
+    # content hash never changes: kept for a year.
+    path = request.url.path
+    if path.startswith("/static/"):
+        if assets.is_current(path, request.query_params.get("v")):
+            return assets.IMMUTABLE
+        return "no-cache"
+    return "no-store"
 
 
 def _crash(request: Request) -> Response:
