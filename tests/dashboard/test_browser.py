@@ -143,3 +143,37 @@ def test_a_session_expiring_while_typing_a_note_loses_nothing(
     page.goto(f"{base_url}/errors/2")
     expect(page.get_by_label("Notes")).to_have_value("")  # a draft belongs to its own form
     page.close()
+
+
+def test_dates_are_iso_8601_whatever_the_browsers_locale(browser: Browser, base_url: str) -> None:
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    _login(page, base_url, "viewer")
+    for path in (f"/?date={DAY}", "/errors", "/trends", "/top-customers"):
+        page.goto(f"{base_url}{path}")
+        field = page.locator("input[name=date]").first
+        assert field.get_attribute("type") == "text"  # a date input would show 11/27/2026
+        assert field.get_attribute("placeholder") == "YYYY-MM-DD"
+    page.goto(f"{base_url}/?date={DAY}")
+    field = page.locator("form.datepick input[name=date]")
+    expect(field).to_have_value(str(DAY))
+    field.fill("11/27/2026")
+    assert field.evaluate("f => f.checkValidity()") is False
+    context.close()
+
+
+def test_the_navigation_fits_a_phone_screen(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    _login(page, base_url, "viewer")
+    width = page.evaluate("() => document.documentElement.clientWidth")
+    for name in ("Overview", "Errors", "Trends", "Top customers", "Runs", "Error codes"):
+        link = page.get_by_role("link", name=name, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, name
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    for path in ("/", "/errors", "/errors/1", "/runs", "/codes", "/top-customers"):
+        page.goto(f"{base_url}{path}")
+        # Wide tables scroll inside themselves; the page itself never scrolls sideways.
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width, path
+    page.close()
