@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"limits", "clock", "aio"},
     {"errors"},
     {"config", "storage"},
-    {"logs", "retry", "source", "banksim", "lifecycle"},
+    {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
     {"engine", "alerts"},
     {"scheduling"},
     {"dashboard"},

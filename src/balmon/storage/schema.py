@@ -157,6 +157,29 @@ error_customer_days = Table(
     sqlite_with_rowid=False,
 )
 
+# One customer's problem of one business date: its failed attempts (INVALID_INPUT rows are
+# not attempts), and the customer's latest result of that date. Kept by database triggers on
+# error_logs and verification_results, so every writer keeps it, in the same transaction.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("business_date", Date, nullable=False),
+    Column("customer_id", String(limits.CUSTOMER_ID), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("last_code", String(50), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("open_attempts", Integer, nullable=False),
+    Column("outcome", String(12)),  # None until the customer's result is written
+    Column("final_code", String(50)),  # the UNAVAILABLE result's code; None when recovered
+    Column("resolved_by", String(100)),
+    Column("resolved_at", UTCDateTime),
+    Column("resolution_notes", Text),
+    UniqueConstraint("business_date", "customer_id"),
+    Index(None, "customer_id", "business_date"),
+)
+
 error_log_resolutions = Table(
     "error_log_resolutions",
     metadata,

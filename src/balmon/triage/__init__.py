@@ -1,0 +1,7 @@
+"""Triage: the customer's problem of the day (a case), how operators find and resolve it."""
+
+from __future__ import annotations
+
+from balmon.triage.cases import CaseFilter, Outcome, case_detail, list_cases, resolve_case
+
+__all__ = ["CaseFilter", "Outcome", "case_detail", "list_cases", "resolve_case"]

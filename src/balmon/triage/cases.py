@@ -1,0 +1,205 @@
+"""Cases: one customer on one business date with at least one failed attempt.
+
+The `cases` rows are kept by database triggers as error-log rows and results are written
+(migration 0008); `error_logs` stays the audit record. A case is open while any of its
+attempts is unresolved; resolving the case resolves every attempt in one transaction, and
+the database appends each change to the resolution history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, update
+
+from balmon.errors import CODES, ErrorCode, Severity
+from balmon.storage.schema import cases, error_log_resolutions, error_logs
+from balmon.storage.states import Status
+
+C, E = cases.c, error_logs.c
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 0,
+    Severity.HIGH: 1,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 3,
+}
+
+
+class Outcome(StrEnum):
+    """What the queue filters on: the customer's final state of the date."""
+
+    UNAVAILABLE = "unavailable"
+    RECOVERED = "recovered"  # a retry (or a later run) got the balance: PASS or FAIL
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    day: date | None = None
+    start: date | None = None
+    end: date | None = None
+    outcome: str = Outcome.ALL
+    code: str | None = None
+    severity: str | None = None
+    customer_id: str | None = None
+    resolved: bool | None = False
+    page: int = 1
+    page_size: int = 50
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.day is not None:
+            where.append(C.business_date == self.day)
+        if self.start is not None:
+            where.append(C.business_date >= self.start)
+        if self.end is not None:
+            where.append(C.business_date <= self.end)
+        where += _outcome(self.outcome)
+        if self.code:
+            where.append(_code() == self.code)
+        if self.severity:
+            wanted = [c.value for c, e in CODES.items() if e.severity == self.severity.upper()]
+            where.append(_code().in_(wanted))
+        if self.customer_id:
+            where.append(C.customer_id == self.customer_id)
+        if self.resolved is not None:
+            where.append((C.open_attempts == 0) if self.resolved else (C.open_attempts > 0))
+        return where
+
+
+def _outcome(outcome: str) -> list[ColumnElement[bool]]:
+    if outcome in (Outcome.UNAVAILABLE, Status.UNAVAILABLE):
+        return [C.outcome == Status.UNAVAILABLE]
+    if outcome == Outcome.RECOVERED:
+        return [C.outcome.in_([Status.PASS, Status.FAIL])]
+    if outcome in (Status.PASS, Status.FAIL):
+        return [C.outcome == outcome]
+    return []
+
+
+def _code() -> Any:
+    """The code a case is about: its final code, or the last failed attempt's when recovered."""
+    return func.coalesce(C.final_code, C.last_code)
+
+
+def _severity_rank() -> Any:
+    whens = [(_code() == code.value, _SEVERITY_RANK[e.severity]) for code, e in CODES.items()]
+    return case(*whens, else_=len(_SEVERITY_RANK))
+
+
+def _order() -> tuple[Any, ...]:
+    unavailable_first = case((C.outcome == Status.UNAVAILABLE, 0), else_=1)
+    return (unavailable_first, _severity_rank(), C.first_seen, C.id)
+
+
+def case_item(row: Any) -> dict[str, Any]:
+    code = row.final_code or row.last_code
+    return {
+        "id": row.id,
+        "business_date": row.business_date.isoformat(),
+        "customer_id": row.customer_id,
+        "outcome": row.outcome,
+        "recovered": row.outcome in (Status.PASS, Status.FAIL),
+        "final_code": row.final_code,
+        "last_code": row.last_code,
+        "code": code,
+        "severity": CODES[ErrorCode(code)].severity.value,
+        "attempts": row.attempts,
+        "open_attempts": row.open_attempts,
+        "first_seen": row.first_seen.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
+        "resolved": row.open_attempts == 0,
+        "resolved_by": row.resolved_by,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "resolution_notes": row.resolution_notes,
+    }
+
+
+def list_cases(c: Connection, f: CaseFilter) -> tuple[list[dict[str, Any]], int]:
+    """One page of the matching cases, UNAVAILABLE first, then by severity and age."""
+    where = f.conditions()
+    total = c.scalar(select(func.count()).select_from(cases).where(*where)) or 0
+    query = select(cases).where(*where).order_by(*_order())
+    rows = c.execute(query.limit(f.page_size).offset((f.page - 1) * f.page_size)).all()
+    return [case_item(r) for r in rows], int(total)
+
+
+def count_cases(c: Connection, f: CaseFilter) -> int:
+    return int(c.scalar(select(func.count()).select_from(cases).where(*f.conditions())) or 0)
+
+
+def _attempts_of(row: Any) -> Any:
+    return (
+        E.business_date == row.business_date,
+        E.customer_id == row.customer_id,
+        E.error_code != ErrorCode.INVALID_INPUT,
+    )
+
+
+def case_detail(c: Connection, case_id: int) -> dict[str, Any] | None:
+    """The case with every attempt and the resolution history of its attempts."""
+    row = c.execute(select(cases).where(C.id == case_id)).first()
+    if row is None:
+        return None
+    item = case_item(row)
+    attempts = c.execute(
+        select(error_logs).where(*_attempts_of(row)).order_by(E.logged_at, E.id)
+    ).all()
+    item["attempts_list"] = [
+        {
+            "id": a.id,
+            "run_id": a.run_id,
+            "logged_at": a.logged_at.isoformat(),
+            "error_code": a.error_code,
+            "error_message": a.error_message,
+            "retry_count": a.retry_count,
+            "resolved": bool(a.resolved),
+        }
+        for a in attempts
+    ]
+    h = error_log_resolutions.c
+    history = c.execute(
+        select(h.notes, h.actor, h.changed_at, h.resolved, func.count())
+        .where(h.error_log_id.in_([a.id for a in attempts]))
+        .group_by(h.notes, h.actor, h.changed_at, h.resolved)
+        .order_by(h.changed_at)
+    ).all()
+    item["history"] = [
+        {
+            "resolved": bool(x[3]),
+            "notes": x[0],
+            "actor": x[1],
+            "at": x[2].isoformat(),
+            "attempts": x[4],
+        }
+        for x in history
+    ]
+    entry = CODES[ErrorCode(item["code"])]
+    item["code_info"] = {
+        "description": entry.description,
+        "suggested_action": entry.suggested_action,
+        "root_cause": entry.root_cause,
+    }
+    return item
+
+
+def resolve_case(engine: Engine, case_id: int, *, notes: str, actor: str, now: datetime) -> bool:
+    """Resolve every open attempt of the case, in one transaction; False when no such case."""
+    with engine.begin() as c:
+        row = c.execute(select(cases).where(C.id == case_id)).first()
+        if row is None:
+            return False
+        c.execute(
+            update(error_logs)
+            .where(*_attempts_of(row), E.resolved.is_(False))
+            .values(resolved=True, resolution_notes=notes, resolved_by=actor, resolved_at=now)
+        )
+        c.execute(
+            update(cases)
+            .where(C.id == case_id)
+            .values(resolved_by=actor, resolved_at=now, resolution_notes=notes)
+        )
+    return True
