@@ -50,23 +50,7 @@ def seed_day(engine: Engine) -> dict[str, Any]:
             ("N1", "UNAVAILABLE", "NULL_BALANCE", 1),
             (XSS_ID, "UNAVAILABLE", "MISSING_DATA", 4),
         ]
-        c.execute(
-            insert(verification_results),
-            [
-                {
-                    "run_id": run_id,
-                    "business_date": DAY,
-                    "customer_id": cid,
-                    "status": status,
-                    "error_code": code,
-                    "attempts": attempts,
-                    "checked_at": START,
-                    "min_balance": Decimal(0),
-                    "balance": None if status == "UNAVAILABLE" else Decimal("12.50"),
-                }
-                for cid, status, code, attempts in results
-            ],
-        )
+        # Attempts first, then results: the order a run writes them in (cases follow it).
         logs = [("T1", "TIMEOUT", n) for n in range(4)] + [
             ("N1", "NULL_BALANCE", 0),
             ("F1", "API_ERROR", 0),
@@ -86,6 +70,23 @@ def seed_day(engine: Engine) -> dict[str, Any]:
                     "logged_at": START + timedelta(minutes=i),
                 }
                 for i, (cid, code, n) in enumerate(logs)
+            ],
+        )
+        c.execute(
+            insert(verification_results),
+            [
+                {
+                    "run_id": run_id,
+                    "business_date": DAY,
+                    "customer_id": cid,
+                    "status": status,
+                    "error_code": code,
+                    "attempts": attempts,
+                    "checked_at": START,
+                    "min_balance": Decimal(0),
+                    "balance": None if status == "UNAVAILABLE" else Decimal("12.50"),
+                }
+                for cid, status, code, attempts in results
             ],
         )
         message = c.execute(

@@ -50,7 +50,7 @@ def page(
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> HTMLResponse:
+def login_form(request: Request, next: str = "/cases") -> HTMLResponse:
     return page(request, "login.html", None, next=_safe_next(next), error=None)
 
 
@@ -64,7 +64,7 @@ def login(
     request: Request,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
+    next: Annotated[str, Form()] = "/cases",
 ) -> Response:
     throttle = request.app.state.throttle
     address = request.client.host if request.client else "-"

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from balmon.triage.cases import CaseFilter, Outcome, case_detail, list_cases, resolve_case
+from balmon.triage.cases import (
+    CaseFilter,
+    Outcome,
+    case_detail,
+    count_cases,
+    list_cases,
+    resolve_case,
+    resolve_matching,
+)
 
-__all__ = ["CaseFilter", "Outcome", "case_detail", "list_cases", "resolve_case"]
+__all__ = [
+    "CaseFilter",
+    "Outcome",
+    "case_detail",
+    "count_cases",
+    "list_cases",
+    "resolve_case",
+    "resolve_matching",
+]

@@ -192,14 +192,29 @@ def resolve_case(engine: Engine, case_id: int, *, notes: str, actor: str, now: d
         row = c.execute(select(cases).where(C.id == case_id)).first()
         if row is None:
             return False
-        c.execute(
-            update(error_logs)
-            .where(*_attempts_of(row), E.resolved.is_(False))
-            .values(resolved=True, resolution_notes=notes, resolved_by=actor, resolved_at=now)
-        )
-        c.execute(
-            update(cases)
-            .where(C.id == case_id)
-            .values(resolved_by=actor, resolved_at=now, resolution_notes=notes)
-        )
+        _resolve(c, row, notes=notes, actor=actor, now=now)
     return True
+
+
+def resolve_matching(
+    engine: Engine, f: CaseFilter, *, notes: str, actor: str, now: datetime
+) -> int:
+    """Resolve every open case the filter matches (all pages), in one transaction."""
+    with engine.begin() as c:
+        rows = c.execute(select(cases).where(*f.conditions(), C.open_attempts > 0)).all()
+        for row in rows:
+            _resolve(c, row, notes=notes, actor=actor, now=now)
+    return len(rows)
+
+
+def _resolve(c: Connection, row: Any, *, notes: str, actor: str, now: datetime) -> None:
+    c.execute(
+        update(error_logs)
+        .where(*_attempts_of(row), E.resolved.is_(False))
+        .values(resolved=True, resolution_notes=notes, resolved_by=actor, resolved_at=now)
+    )
+    c.execute(
+        update(cases)
+        .where(C.id == row.id)
+        .values(resolved_by=actor, resolved_at=now, resolution_notes=notes)
+    )

@@ -1,0 +1,95 @@
+"""The cases API: the work queue, one case, resolving. Every route declares its role."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
+from balmon.dashboard.params import Day, Page, known_id
+from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
+
+router = APIRouter(prefix="/api")
+OUTCOMES = ("all", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
+
+
+def _resolved(value: str | None) -> bool | None:
+    if value is None or value == "" or value == "all":
+        return None
+    if value.lower() not in ("true", "false"):
+        raise HTTPException(422, "resolved: expected true, false or all")
+    return value.lower() == "true"
+
+
+def case_filter(
+    date: Day | None = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
+    outcome: Annotated[str, Query(pattern="^(" + "|".join(OUTCOMES) + ")$")] = "all",
+    code: str | None = None,
+    severity: Annotated[str | None, Query(pattern="^(?i:low|medium|high|critical)$")] = None,
+    customer_id: str | None = None,
+    resolved: str | None = "false",
+    page: Page = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CaseFilter:
+    return CaseFilter(
+        date,
+        start,
+        end,
+        outcome,
+        code or None,
+        severity or None,
+        customer_id or None,
+        _resolved(resolved),
+        page,
+        page_size,
+    )
+
+
+CaseQuery = Annotated[CaseFilter, Depends(case_filter)]
+
+
+@router.get("/cases")
+def cases(request: Request, who: Viewer, f: CaseQuery) -> dict[str, Any]:
+    """Cases, open ones by default: UNAVAILABLE first, then by severity and age."""
+    with engine_of(request).connect() as c:
+        items, total = list_cases(c, f)
+    return {"items": items, "total": total, "page": f.page, "page_size": f.page_size}
+
+
+@router.get("/cases/{case_id}")
+def case(request: Request, who: Viewer, case_id: int) -> dict[str, Any]:
+    with engine_of(request).connect() as c:
+        item = case_detail(c, known_id(case_id, "case"))
+    if item is None:
+        raise HTTPException(404, "no such case")
+    return item
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(request: Request, who: Operator, case_id: int, body: ResolveBody) -> dict[str, Any]:
+    """Resolve every attempt of the case (the attempts keep their own history)."""
+    done = resolve_case(
+        engine_of(request),
+        known_id(case_id, "case"),
+        notes=body.notes,
+        actor=who.name,
+        now=datetime.now(UTC),
+    )
+    if not done:
+        raise HTTPException(404, "no such case")
+    return {"id": case_id, "resolved": True}
+
+
+@router.post("/cases/resolve")
+def resolve_all(request: Request, who: Operator, f: CaseQuery, body: ResolveBody) -> dict[str, Any]:
+    """Resolve every open case the filter matches; a date or customer is required."""
+    if f.day is None and f.start is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs a date, a date range or a customer")
+    count = resolve_matching(
+        engine_of(request), f, notes=body.notes, actor=who.name, now=datetime.now(UTC)
+    )
+    return {"resolved": count}

@@ -1,0 +1,93 @@
+"""The work queue and the case page: the operators' unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from balmon.dashboard import flash
+from balmon.dashboard.api import Operator, Viewer, engine_of
+from balmon.dashboard.case_api import CaseQuery
+from balmon.dashboard.pages import page
+from balmon.dashboard.params import Notes, known_id
+from balmon.errors import CODES
+from balmon.triage import (
+    CaseFilter,
+    case_detail,
+    count_cases,
+    list_cases,
+    resolve_case,
+    resolve_matching,
+)
+
+router = APIRouter()
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def queue(request: Request, who: Viewer, f: CaseQuery) -> HTMLResponse:
+    with engine_of(request).connect() as c:
+        items, total = list_cases(c, f)
+        open_count = count_cases(c, _open_only(f)) if f.resolved is not True else 0
+    params = {k: v for k, v in request.query_params.items() if k != "page"}
+    return page(
+        request,
+        "cases.html",
+        who,
+        f=f,
+        items=items,
+        total=total,
+        open_count=open_count,
+        pages=max(1, -(-total // f.page_size)),
+        codes=CODES,
+        query=urlencode(params),
+        active="cases",
+    )
+
+
+def _open_only(f: CaseFilter) -> CaseFilter:
+    return replace(f, resolved=False)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case(request: Request, who: Viewer, case_id: int) -> HTMLResponse:
+    with engine_of(request).connect() as c:
+        item = case_detail(c, known_id(case_id, "case"))
+    if item is None:
+        raise HTTPException(404, "no such case")
+    return page(request, "case.html", who, k=item, active="cases")
+
+
+@router.post("/cases/resolve")
+def resolve_all(
+    request: Request, who: Operator, f: CaseQuery, notes: Annotated[Notes, Form()]
+) -> RedirectResponse:
+    if f.day is None and f.start is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs a date or a customer filter")
+    count = resolve_matching(
+        engine_of(request), _open_only(f), notes=notes, actor=who.name, now=datetime.now(UTC)
+    )
+    response = RedirectResponse(f"/cases?{urlencode(request.query_params)}", status_code=303)
+    noun = "case" if count == 1 else "cases"
+    flash.flash(request, response, f"{count} {noun} resolved", good=True)
+    return response
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(
+    request: Request, who: Operator, case_id: int, notes: Annotated[Notes, Form()]
+) -> RedirectResponse:
+    done = resolve_case(
+        engine_of(request),
+        known_id(case_id, "case"),
+        notes=notes,
+        actor=who.name,
+        now=datetime.now(UTC),
+    )
+    if not done:
+        raise HTTPException(404, "no such case")
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)

@@ -1,0 +1,98 @@
+"""The work queue, the case page and the cases API on the seeded day."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.dashboard.seed import DAY, XSS_ID
+
+Login = Callable[[str], tuple[TestClient, str]]
+
+
+def _case_id(client: TestClient, customer: str) -> int:
+    items = client.get(f"/api/cases?date={DAY}&customer_id={customer}&resolved=all").json()
+    return int(items["items"][0]["id"])
+
+
+def test_one_row_per_customer_unavailable_first_then_by_severity(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    body = client.get(f"/api/cases?date={DAY}").json()
+    rows = [(i["customer_id"], i["outcome"], i["final_code"], i["attempts"]) for i in body["items"]]
+    assert body["total"] == 4
+    assert rows == [
+        ("T1", "UNAVAILABLE", "TIMEOUT", 4),  # HIGH
+        (XSS_ID, "UNAVAILABLE", "MISSING_DATA", 3),  # MEDIUM
+        ("N1", "UNAVAILABLE", "NULL_BALANCE", 1),  # LOW
+        ("F1", "FAIL", None, 1),  # recovered on a retry: after every UNAVAILABLE
+    ]
+    recovered = client.get(f"/api/cases?date={DAY}&outcome=recovered").json()["items"]
+    assert [(i["customer_id"], i["recovered"], i["code"]) for i in recovered] == [
+        ("F1", True, "API_ERROR")
+    ]
+    assert client.get(f"/api/cases?date={DAY}&outcome=bogus").status_code == 422
+
+
+def test_a_case_has_every_attempt_and_resolving_it_resolves_them_all(as_role: Login) -> None:
+    viewer, _ = as_role("viewer")
+    operator, csrf = as_role("operator")
+    case_id = _case_id(viewer, "T1")
+    detail = viewer.get(f"/api/cases/{case_id}").json()
+    assert len(detail["attempts_list"]) == 4 and detail["code_info"]["suggested_action"]
+    refused = viewer.post(f"/api/cases/{case_id}/resolve", json={"notes": "x"})
+    assert refused.status_code in (401, 403)
+    blank = operator.post(
+        f"/api/cases/{case_id}/resolve", json={"notes": "  "}, headers={"X-CSRF-Token": csrf}
+    )
+    assert blank.status_code == 422
+    done = operator.post(
+        f"/api/cases/{case_id}/resolve",
+        json={"notes": "bank restarted the API"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert done.json() == {"id": case_id, "resolved": True}
+    attempts = viewer.get("/api/errors?customer_id=T1").json()["items"]
+    assert len(attempts) == 4 and all(a["resolved"] for a in attempts)
+    assert [i["customer_id"] for i in viewer.get(f"/api/cases?date={DAY}").json()["items"]] == [
+        XSS_ID,
+        "N1",
+        "F1",
+    ]
+    assert viewer.get("/api/cases/999999").status_code == 404
+
+
+def test_the_queue_page_bulk_resolves_the_count_it_announced(as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    queue = client.get(f"/cases?date={DAY}")
+    assert queue.status_code == 200
+    assert len(re.findall(r'data-testid="case-row"', queue.text)) == 4
+    assert "Resolve 4 cases" in queue.text and 'data-confirm="Resolve 4 open cases' in queue.text
+    unavailable = client.get(f"/cases?date={DAY}&outcome=unavailable")
+    assert "Resolve 3 cases" in unavailable.text
+    done = client.post(
+        f"/cases/resolve?date={DAY}&outcome=unavailable",
+        data={"notes": "known outage", "csrf_token": csrf},
+    )
+    assert done.status_code == 303
+    after = client.get(done.headers["location"])
+    assert "3 cases resolved" in after.text and "No cases match" in after.text
+    assert len(re.findall(r'data-testid="case-row"', client.get(f"/cases?date={DAY}").text)) == 1
+
+
+def test_the_case_page_shows_attempts_meaning_and_resolves(as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    case_id = _case_id(client, "T1")
+    page = client.get(f"/cases/{case_id}")
+    assert page.status_code == 200
+    assert page.text.count("/errors/") >= 4 and "Suggested action" in page.text
+    done = client.post(f"/cases/{case_id}/resolve", data={"notes": "fixed", "csrf_token": csrf})
+    assert done.status_code == 303
+    after = client.get(done.headers["location"]).text
+    assert 'data-testid="status">resolved' in after and "resolved 4 attempts: fixed" in after
+
+
+def test_logging_in_lands_on_the_work_queue(anonymous: TestClient) -> None:
+    form = anonymous.get("/login")
+    assert 'name="next" value="/cases"' in form.text
