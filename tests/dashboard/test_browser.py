@@ -44,10 +44,14 @@ def _login(page: Page, base_url: str, user: str) -> None:
 
 
 def _shot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot; with BALMON_TEST_UPDATE_SCREENSHOTS=1 it replaces docs/img's.
+
+    (BALMON_TEST_ survives the fixture that hides the developer's BALMON_* variables.)
+    """
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 5000
-    if os.environ.get("BALMON_UPDATE_SCREENSHOTS") == "1":
+    if os.environ.get("BALMON_TEST_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         path.replace(DOCS_IMG / f"{name}.png")
 
@@ -176,4 +180,36 @@ def test_the_navigation_fits_a_phone_screen(browser: Browser, base_url: str) -> 
         page.goto(f"{base_url}{path}")
         # Wide tables scroll inside themselves; the page itself never scrolls sideways.
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width, path
+    page.close()
+
+
+def test_an_operator_clears_the_days_cases_from_the_work_queue(
+    browser: Browser, base_url: str, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{base_url}/login")
+    page.get_by_label("User name").fill("operator")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base_url}/cases")  # the landing page: what to do next
+    page.goto(f"{base_url}/cases?date={DAY}")
+    rows = page.get_by_test_id("case-row")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("T1")
+    _shot(page, tmp_path, "queue")
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_test_id("outcome")).to_contain_text("UNAVAILABLE (TIMEOUT)")
+    _shot(page, tmp_path, "case")
+    page.get_by_label("Notes").fill("Bank restarted the balance API at 06:40")
+    page.get_by_role("button", name="Resolve case").click()
+    expect(page.get_by_test_id("status")).to_have_text("resolved")
+    page.goto(f"{base_url}/cases?date={DAY}")
+    expect(rows).to_have_count(3)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.get_by_label("Resolve the 3 open cases").fill("Known data problems, fixed upstream")
+    page.get_by_role("button", name="Resolve 3 cases").click()
+    expect(page.get_by_test_id("flash")).to_have_text("3 cases resolved")
+    assert asked == ["Resolve 3 open cases matching these filters?"]
+    expect(rows).to_have_count(0)
     page.close()
