@@ -207,6 +207,13 @@ def calls(error_id: int) -> list[str]:
         f"/top-customers?date={d}",
         "/runs",
         "/codes",
+        f"/api/cases?date={d}",
+        f"/api/cases?date={d}&outcome=recovered&page=20",
+        f"/api/cases?from={week}&to={d}&severity=HIGH",
+        "/api/cases?customer_id=C0004242&resolved=all",
+        "/api/cases/12345",
+        f"/cases?date={d}",
+        "/cases/12345",
     ]
 
 
