@@ -96,3 +96,31 @@ def test_the_case_page_shows_attempts_meaning_and_resolves(as_role: Login) -> No
 def test_logging_in_lands_on_the_work_queue(anonymous: TestClient) -> None:
     form = anonymous.get("/login")
     assert 'name="next" value="/cases"' in form.text
+
+
+def test_the_overview_shows_open_and_resolved_cases_per_code_with_links(as_role: Login) -> None:
+    client, csrf = as_role("operator")
+    before = client.get(f"/?date={DAY}").text
+    assert 'data-testid="open-NULL_BALANCE">1<' in before
+    assert 'data-testid="resolved-NULL_BALANCE">0<' in before
+    assert f'href="/fails?date={DAY}"' in before
+    case_id = _case_id(client, "N1")
+    client.post(f"/cases/{case_id}/resolve", data={"notes": "data fixed", "csrf_token": csrf})
+    after = client.get(f"/?date={DAY}").text
+    assert 'data-testid="open-NULL_BALANCE">0<' in after  # the Overview shows the progress
+    assert 'data-testid="resolved-NULL_BALANCE">1<' in after
+
+
+def test_the_fail_list_page_api_and_csv(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    body = client.get(f"/api/fails?date={DAY}").json()
+    assert body["total"] == 2
+    assert [(i["customer_id"], i["balance"], i["min_balance"]) for i in body["items"]] == [
+        ("F0", "12.50", "0"),
+        ("F1", "12.50", "0"),
+    ]
+    page = client.get(f"/fails?date={DAY}")
+    assert page.text.count('data-testid="fail-row"') == 2
+    exported = client.get(f"/api/fails.csv?date={DAY}&customer_id=F1").text.splitlines()
+    assert exported[0].startswith("business_date,customer_id,balance")
+    assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,0")

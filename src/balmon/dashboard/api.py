@@ -118,7 +118,7 @@ def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
         writer.writerow(columns)
         with engine_of(request).connect() as c:
             for row in queries.export_rows(c, f):
-                writer.writerow([_cell(getattr(row, col)) for col in columns])
+                writer.writerow([spreadsheet_cell(getattr(row, col)) for col in columns])
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -135,7 +135,8 @@ def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
 _FORMULA = re.compile(r"[=@\t\r]|[+-](?![\w.]*$)")
 
 
-def _cell(value: Any) -> Any:
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will show, never run."""
     if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value  # keep spreadsheet formulas from running (CSV injection)
     if isinstance(value, bool):

@@ -28,6 +28,7 @@ from balmon.errors import CODES
 from balmon.scheduling import Schedule
 from balmon.scheduling.alarms import problem_dates
 from balmon.scheduling.launcher import LaunchState
+from balmon.triage import cases_by_code
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -110,6 +111,7 @@ def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResp
     with engine_of(request).connect() as c:
         data = queries.summary(c, day)
         problems = problem_dates(c, Schedule(settings.schedule), datetime.now(UTC))
+        by_code = cases_by_code(c, day)
     return page(
         request,
         "overview.html",
@@ -117,6 +119,7 @@ def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResp
         day=day,
         s=data,
         problems=problems,
+        cases=by_code,
         codes=CODES,
         active="overview",
     )

@@ -124,3 +124,25 @@ def errors_by_code(
     if day is not None:
         query = query.where(e.business_date == day)
     return {str(code): int(n) for code, n in connection.execute(query)}
+
+
+def fails_of_date(
+    connection: Connection,
+    day: date,
+    *,
+    customer_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Any], int]:
+    """Customers whose latest result of `day` is FAIL (below their minimum), by customer id."""
+    r = results.c
+    rows = latest_of_date(
+        day, r.customer_id, r.balance, r.min_balance, r.checked_at, r.run_id, r.attempts
+    ).where(r.status == Status.FAIL)
+    if customer_id:
+        rows = rows.where(r.customer_id == customer_id)
+    total = connection.scalar(select(func.count()).select_from(rows.subquery())) or 0
+    page = rows.order_by(r.customer_id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return list(connection.execute(page).all()), int(total)

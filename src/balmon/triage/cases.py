@@ -218,3 +218,19 @@ def _resolve(c: Connection, row: Any, *, notes: str, actor: str, now: datetime) 
         .where(C.id == row.id)
         .values(resolved_by=actor, resolved_at=now, resolution_notes=notes)
     )
+
+
+def cases_by_code(c: Connection, day: date) -> list[dict[str, Any]]:
+    """The date's cases per code: how many are open and how many resolved."""
+    code = _code().label("code")
+    is_open = case((C.open_attempts > 0, 1), else_=0)
+    rows = c.execute(
+        select(code, func.sum(is_open), func.count())
+        .where(C.business_date == day)
+        .group_by(code)
+        .order_by(func.count().desc(), code)
+    ).all()
+    return [
+        {"code": str(k), "open": int(n_open or 0), "resolved": int(n) - int(n_open or 0)}
+        for k, n_open, n in rows
+    ]
