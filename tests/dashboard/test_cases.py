@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert
 
-from tests.dashboard.seed import DAY, XSS_ID
+from balmon.storage.schema import error_logs, verification_results, verification_runs
+from tests.dashboard.seed import DAY, START, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
 
@@ -124,3 +128,41 @@ def test_the_fail_list_page_api_and_csv(as_role: Login) -> None:
     exported = client.get(f"/api/fails.csv?date={DAY}&customer_id=F1").text.splitlines()
     assert exported[0].startswith("business_date,customer_id,balance")
     assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,0")
+
+
+def test_a_regression_is_flagged_in_the_api_queue_and_case_page(
+    engine: Engine, as_role: Login
+) -> None:
+    earlier = DAY - timedelta(days=3)
+    with engine.begin() as c:  # T1 failed the same way three days before
+        run = c.execute(
+            insert(verification_runs).values(
+                business_date=earlier, status="completed", started_at=START - timedelta(days=3)
+            )
+        ).inserted_primary_key[0]
+        c.execute(
+            insert(error_logs).values(
+                business_date=earlier,
+                customer_id="T1",
+                error_code="TIMEOUT",
+                retry_count=0,
+                error_message="no answer",
+                logged_at=START - timedelta(days=3),
+            )
+        )
+        c.execute(insert(verification_results).values(
+            run_id=run, business_date=earlier, customer_id="T1", status="UNAVAILABLE",
+            error_code="TIMEOUT", attempts=1, checked_at=START - timedelta(days=3),
+            min_balance=Decimal(0)))  # fmt: skip
+    client, csrf = as_role("operator")
+    prior = client.get(f"/api/cases?date={earlier}").json()["items"][0]["id"]
+    assert not client.get(f"/api/cases?date={DAY}&regression=true").json()["items"]
+    client.post(f"/cases/{prior}/resolve", data={"notes": "API fixed", "csrf_token": csrf})
+    flagged = client.get(f"/api/cases?date={DAY}&regression=true").json()["items"]
+    assert [(i["customer_id"], i["regression"], i["regression_of"]) for i in flagged] == [
+        ("T1", True, prior)
+    ]
+    queue = client.get(f"/cases?date={DAY}").text
+    assert queue.count('class="pill regression"') == 1
+    page = client.get(f"/cases/{flagged[0]['id']}").text
+    assert f"regression of case {prior} resolved on" in page and "by operator" in page

@@ -24,7 +24,13 @@ from balmon.storage.schema import (
     verification_results,
     verification_runs,
 )
-from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case
+from balmon.triage import (
+    CaseFilter,
+    case_detail,
+    describe_regression,
+    list_cases,
+    resolve_case,
+)
 from tests.conftest import on_backends
 from tests.engine.fakes import ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
@@ -164,3 +170,40 @@ def test_upgrading_an_existing_database_builds_cases_from_its_rows(fresh_url: st
         2, 2, "TIMEOUT", "UNAVAILABLE", "TIMEOUT",
     )  # fmt: skip
     engine.dispose()
+
+
+def _day(engine: Engine, path: Path, day: date, scripts: dict[str, Any]) -> None:
+    settings = fast_settings(str(engine.url.render_as_string(hide_password=False)))
+    run = VerificationRun(
+        settings=settings, engine=engine, source=ScriptedSource(scripts, default=Decimal(5))
+    )
+    asyncio.run(run.execute(RunRequest(day, "normal", path)))
+
+
+@on_backends()
+def test_the_same_problem_again_within_the_window_after_a_resolution_is_a_regression(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write_customers(tmp_path / "c.csv", [("T1", "1"), ("N1", "1"), ("X1", "1")])
+    first, second, much_later = date(2026, 10, 1), date(2026, 10, 20), date(2026, 11, 25)
+    failing = {"T1": [TimeoutFailure("slow")], "N1": [NullBalance("null")]}
+    _day(engine, path, first, failing)
+    with engine.connect() as c:
+        [t1] = list_cases(c, CaseFilter(day=first, customer_id="T1"))[0]
+    assert resolve_case(engine, t1["id"], notes="API fixed", actor="ops", now=NOW)
+    _day(engine, path, second, {**failing, "X1": [NullBalance("null")]})
+    _day(engine, path, much_later, failing)
+    with engine.connect() as c:
+        again = {i["customer_id"]: i for i in list_cases(c, CaseFilter(day=second))[0]}
+        later = {i["customer_id"]: i for i in list_cases(c, CaseFilter(day=much_later))[0]}
+        only, total = list_cases(c, CaseFilter(start=first, end=much_later, regression=True))
+        detail = case_detail(c, again["T1"]["id"])
+    assert again["T1"]["regression"] and again["T1"]["regression_of"] == t1["id"]
+    assert not again["N1"]["regression"]  # its earlier case was never resolved
+    assert not again["X1"]["regression"]  # no earlier case at all
+    assert not later["T1"]["regression"]  # 56 days later: outside the 30-day window
+    assert total == 1 and only[0]["id"] == again["T1"]["id"]
+    assert detail is not None and detail["regression_of"]["resolved_by"] == "ops"
+    assert describe_regression(detail["regression_of"]) == (
+        f"regression of case {t1['id']} resolved on 2026-11-28 by ops"
+    )

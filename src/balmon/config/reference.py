@@ -68,6 +68,8 @@ MEANINGS: dict[str, str] = {
     "configuration that still sets it loads with a warning.",
     "dashboard.session_idle_minutes": "Idle sessions end after this long.",
     "dashboard.metrics_public": "Serve /metrics without a token (only behind a trusted network).",
+    "triage.regression_days": "A case is a regression when the same customer had a resolved "
+    "case with the same final code within this many days before.",
     "dashboard.trusted_proxies": "Addresses of the reverse proxies whose X-Forwarded-For and "
     "X-Forwarded-Proto are believed (none by default: the client address is the peer's).",
     "schedule.cron": "When the scheduler fires: 5 fields, or 6 with seconds last.",

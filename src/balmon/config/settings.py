@@ -172,6 +172,10 @@ class LoggingSettings(Section):
     file: Path | None = None
 
 
+class TriageSettings(Section):
+    regression_days: Annotated[int, Field(ge=1, le=366)] = 30
+
+
 class Settings(BaseSettings):
     """All of balmon's configuration. Build it with `balmon.config.load_settings`."""
 
@@ -189,5 +193,6 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     alerts: AlertSettings = AlertSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    triage: TriageSettings = TriageSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -15,15 +15,21 @@ router = APIRouter(prefix="/api")
 OUTCOMES = ("all", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
 
 
-def _resolved(value: str | None) -> bool | None:
+def _flag(value: str | None, name: str) -> bool | None:
     if value is None or value == "" or value == "all":
         return None
     if value.lower() not in ("true", "false"):
-        raise HTTPException(422, "resolved: expected true, false or all")
+        raise HTTPException(422, f"{name}: expected true, false or all")
     return value.lower() == "true"
 
 
+def regression_days(request: Request) -> int:
+    days: int = request.app.state.settings.triage.regression_days
+    return days
+
+
 def case_filter(
+    request: Request,
     date: Day | None = None,
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to")] = None,
@@ -32,6 +38,7 @@ def case_filter(
     severity: Annotated[str | None, Query(pattern="^(?i:low|medium|high|critical)$")] = None,
     customer_id: str | None = None,
     resolved: str | None = "false",
+    regression: str | None = None,
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CaseFilter:
@@ -43,9 +50,11 @@ def case_filter(
         code or None,
         severity or None,
         customer_id or None,
-        _resolved(resolved),
+        _flag(resolved, "resolved"),
         page,
         page_size,
+        _flag(regression, "regression"),
+        regression_days(request),
     )
 
 
@@ -63,7 +72,7 @@ def cases(request: Request, who: Viewer, f: CaseQuery) -> dict[str, Any]:
 @router.get("/cases/{case_id}")
 def case(request: Request, who: Viewer, case_id: int) -> dict[str, Any]:
     with engine_of(request).connect() as c:
-        item = case_detail(c, known_id(case_id, "case"))
+        item = case_detail(c, known_id(case_id, "case"), regression_days=regression_days(request))
     if item is None:
         raise HTTPException(404, "no such case")
     return item

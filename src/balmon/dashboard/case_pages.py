@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, engine_of
-from balmon.dashboard.case_api import CaseQuery
+from balmon.dashboard.case_api import CaseQuery, regression_days
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
 from balmon.errors import CODES
@@ -20,6 +20,7 @@ from balmon.triage import (
     CaseFilter,
     case_detail,
     count_cases,
+    describe_regression,
     list_cases,
     resolve_case,
     resolve_matching,
@@ -56,10 +57,11 @@ def _open_only(f: CaseFilter) -> CaseFilter:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case(request: Request, who: Viewer, case_id: int) -> HTMLResponse:
     with engine_of(request).connect() as c:
-        item = case_detail(c, known_id(case_id, "case"))
+        item = case_detail(c, known_id(case_id, "case"), regression_days=regression_days(request))
     if item is None:
         raise HTTPException(404, "no such case")
-    return page(request, "case.html", who, k=item, active="cases")
+    regression = describe_regression(item["regression_of"]) if item["regression_of"] else None
+    return page(request, "case.html", who, k=item, regression=regression, active="cases")
 
 
 @router.post("/cases/resolve")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Table, func, insert
+from sqlalchemy import Insert, Table, func, insert, text
 
 
 def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
@@ -27,3 +27,13 @@ def hour_of(column: Any, dialect: str) -> Any:
     if dialect in ("mysql", "mariadb"):
         return func.date_format(column, "%Y-%m-%d %H:00")
     return func.strftime("%Y-%m-%d %H:00", column)
+
+
+def days_before(column: Any, days: int, dialect: str) -> Any:
+    """A date column moved `days` days back (an int from validated settings, never input)."""
+    days = int(days)
+    if dialect == "postgresql":
+        return column - days
+    if dialect in ("mysql", "mariadb"):
+        return func.date_sub(column, text(f"INTERVAL {days} DAY"))
+    return func.date(column, f"-{days} days")

@@ -14,9 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, update
+from sqlalchemy.orm import aliased
 
 from balmon.errors import CODES, ErrorCode, Severity
 from balmon.storage.schema import cases, error_log_resolutions, error_logs
+from balmon.storage.statements import days_before
 from balmon.storage.states import Status
 
 C, E = cases.c, error_logs.c
@@ -48,8 +50,10 @@ class CaseFilter:
     resolved: bool | None = False
     page: int = 1
     page_size: int = 50
+    regression: bool | None = None
+    regression_days: int = 30
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if self.day is not None:
             where.append(C.business_date == self.day)
@@ -67,6 +71,9 @@ class CaseFilter:
             where.append(C.customer_id == self.customer_id)
         if self.resolved is not None:
             where.append((C.open_attempts == 0) if self.resolved else (C.open_attempts > 0))
+        if self.regression is not None:
+            prior = regression_of(self.regression_days, dialect)
+            where.append(prior.is_not(None) if self.regression else prior.is_(None))
         return where
 
 
@@ -95,6 +102,23 @@ def _order() -> tuple[Any, ...]:
     return (unavailable_first, _severity_rank(), C.first_seen, C.id)
 
 
+def regression_of(days: int, dialect: str) -> Any:
+    """The id of the same customer's latest resolved case with the same final code, within
+    `days` days before the case's date; NULL when the case is not a regression."""
+    prior = aliased(cases)
+    return (
+        select(func.max(prior.c.id))
+        .where(
+            prior.c.customer_id == C.customer_id,
+            prior.c.final_code == C.final_code,
+            prior.c.open_attempts == 0,
+            prior.c.business_date < C.business_date,
+            prior.c.business_date >= days_before(C.business_date, days, dialect),
+        )
+        .scalar_subquery()
+    )
+
+
 def case_item(row: Any) -> dict[str, Any]:
     code = row.final_code or row.last_code
     return {
@@ -115,20 +139,27 @@ def case_item(row: Any) -> dict[str, Any]:
         "resolved_by": row.resolved_by,
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
         "resolution_notes": row.resolution_notes,
+        "regression": getattr(row, "regression_of", None) is not None,
+        "regression_of": getattr(row, "regression_of", None),
     }
+
+
+def _with_regression(days: int, dialect: str) -> Any:
+    return select(cases, regression_of(days, dialect).label("regression_of"))
 
 
 def list_cases(c: Connection, f: CaseFilter) -> tuple[list[dict[str, Any]], int]:
     """One page of the matching cases, UNAVAILABLE first, then by severity and age."""
-    where = f.conditions()
+    where = f.conditions(c.dialect.name)
     total = c.scalar(select(func.count()).select_from(cases).where(*where)) or 0
-    query = select(cases).where(*where).order_by(*_order())
+    query = _with_regression(f.regression_days, c.dialect.name).where(*where).order_by(*_order())
     rows = c.execute(query.limit(f.page_size).offset((f.page - 1) * f.page_size)).all()
     return [case_item(r) for r in rows], int(total)
 
 
 def count_cases(c: Connection, f: CaseFilter) -> int:
-    return int(c.scalar(select(func.count()).select_from(cases).where(*f.conditions())) or 0)
+    where = f.conditions(c.dialect.name)
+    return int(c.scalar(select(func.count()).select_from(cases).where(*where)) or 0)
 
 
 def _attempts_of(row: Any) -> Any:
@@ -139,12 +170,14 @@ def _attempts_of(row: Any) -> Any:
     )
 
 
-def case_detail(c: Connection, case_id: int) -> dict[str, Any] | None:
-    """The case with every attempt and the resolution history of its attempts."""
-    row = c.execute(select(cases).where(C.id == case_id)).first()
+def case_detail(c: Connection, case_id: int, *, regression_days: int = 30) -> dict[str, Any] | None:
+    """The case with every attempt, the resolution history, and the case it regresses."""
+    query = _with_regression(regression_days, c.dialect.name).where(C.id == case_id)
+    row = c.execute(query).first()
     if row is None:
         return None
     item = case_item(row)
+    item["regression_of"] = _prior(c, row.regression_of)
     attempts = c.execute(
         select(error_logs).where(*_attempts_of(row)).order_by(E.logged_at, E.id)
     ).all()
@@ -196,12 +229,33 @@ def resolve_case(engine: Engine, case_id: int, *, notes: str, actor: str, now: d
     return True
 
 
+def _prior(c: Connection, case_id: int | None) -> dict[str, Any] | None:
+    if case_id is None:
+        return None
+    row = c.execute(select(cases).where(C.id == case_id)).one()
+    return {
+        "id": row.id,
+        "business_date": row.business_date.isoformat(),
+        "resolved_by": row.resolved_by,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "resolution_notes": row.resolution_notes,
+    }
+
+
+def describe_regression(prior: dict[str, Any]) -> str:
+    """ "regression of case N resolved on D by U", for pages and alerts."""
+    when = (prior["resolved_at"] or "")[:10] or "an earlier date"
+    who = prior["resolved_by"] or "an operator"
+    return f"regression of case {prior['id']} resolved on {when} by {who}"
+
+
 def resolve_matching(
     engine: Engine, f: CaseFilter, *, notes: str, actor: str, now: datetime
 ) -> int:
     """Resolve every open case the filter matches (all pages), in one transaction."""
     with engine.begin() as c:
-        rows = c.execute(select(cases).where(*f.conditions(), C.open_attempts > 0)).all()
+        where = f.conditions(c.dialect.name)
+        rows = c.execute(select(cases).where(*where, C.open_attempts > 0)).all()
         for row in rows:
             _resolve(c, row, notes=notes, actor=actor, now=now)
     return len(rows)

@@ -26,9 +26,14 @@ _INSERT = (
     "attempts, open_attempts) VALUES (NEW.business_date, NEW.customer_id, NEW.logged_at, "
     "NEW.logged_at, NEW.error_code, 1, CASE WHEN NEW.resolved THEN 0 ELSE 1 END)"
 )
+# The case keeps the latest resolution of any of its attempts (who, when, notes).
 _RESOLVED = (
     "UPDATE cases SET open_attempts = open_attempts + "
-    "(CASE WHEN NEW.resolved THEN -1 ELSE 1 END) "
+    "(CASE WHEN NEW.resolved THEN -1 ELSE 1 END), "
+    "resolved_by = CASE WHEN NEW.resolved THEN NEW.resolved_by ELSE resolved_by END, "
+    "resolved_at = CASE WHEN NEW.resolved THEN NEW.resolved_at ELSE resolved_at END, "
+    "resolution_notes = CASE WHEN NEW.resolved THEN NEW.resolution_notes "
+    "ELSE resolution_notes END "
     "WHERE business_date = NEW.business_date AND customer_id = NEW.customer_id"
 )
 _OUTCOME = (
