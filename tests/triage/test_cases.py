@@ -13,6 +13,8 @@ from alembic import command
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DatabaseError
 
+from balmon.alerts import AlertPipeline
+from balmon.clock import SystemClock
 from balmon.engine import RunRequest, VerificationRun
 from balmon.errors import NullBalance, TimeoutFailure
 from balmon.storage import make_engine
@@ -31,6 +33,7 @@ from balmon.triage import (
     list_cases,
     resolve_case,
 )
+from tests.alerts.receivers import webhook_server
 from tests.conftest import on_backends
 from tests.engine.fakes import ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
@@ -207,3 +210,30 @@ def test_the_same_problem_again_within_the_window_after_a_resolution_is_a_regres
     assert describe_regression(detail["regression_of"]) == (
         f"regression of case {t1['id']} resolved on 2026-11-28 by ops"
     )
+
+
+def test_a_regressions_alert_says_which_case_it_regresses(engine: Engine, tmp_path: Path) -> None:
+    path = write_customers(tmp_path / "c.csv", [("T1", "1"), ("T2", "1")])
+    first, second = date(2026, 10, 1), date(2026, 10, 2)
+    failing = {"T1": [TimeoutFailure("slow")], "T2": [TimeoutFailure("slow")]}
+    _day(engine, path, first, failing)
+    with engine.connect() as c:
+        [t1] = list_cases(c, CaseFilter(day=first, customer_id="T1"))[0]
+    resolve_case(engine, t1["id"], notes="API fixed", actor="ops", now=NOW)
+    with webhook_server() as hook:
+        settings = fast_settings(
+            str(engine.url.render_as_string(hide_password=False)),
+            alerts={"urls": [f"json://127.0.0.1:{hook.port}/hook"], "group_wait_seconds": 0},
+        )
+        pipeline = AlertPipeline(
+            engine=engine, settings=settings.alerts, clock=SystemClock(), regression_days=30
+        )
+        source = ScriptedSource(failing, default=Decimal(5))
+        run = VerificationRun(settings=settings, engine=engine, source=source, alerts=pipeline)
+        asyncio.run(run.execute(RunRequest(second, "normal", path)))
+    [post] = hook.posts
+    lines = post["message"].splitlines()
+    t1_line = next(line for line in lines if line.startswith("- T1 "))
+    t2_line = next(line for line in lines if line.startswith("- T2 "))
+    assert f"(regression of case {t1['id']} resolved on 2026-11-28 by ops)" in t1_line
+    assert "regression" not in t2_line

@@ -20,6 +20,7 @@ class AlertedCustomer:
     code: str
     failed_at: datetime
     attempts: int
+    note: str | None = None  # e.g. "regression of case 12 resolved on 2026-11-20 by ops"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,8 @@ def errors_link(dashboard_url: str | None, business_date: date, code: str) -> st
 def _customer_line(customer: AlertedCustomer) -> str:
     when = customer.failed_at.strftime("%Y-%m-%d %H:%M:%SZ")
     plural = "attempt" if customer.attempts == 1 else "attempts"
-    return f"- {customer.customer_id}  {customer.code}  {when}  {customer.attempts} {plural}"
+    line = f"- {customer.customer_id}  {customer.code}  {when}  {customer.attempts} {plural}"
+    return f"{line}  ({customer.note})" if customer.note else line
 
 
 def render_group(

@@ -18,6 +18,7 @@ from balmon.config.settings import AlertSettings
 from balmon.errors import GroupTaken, info
 from balmon.storage.schema import alert_deliveries, alert_messages, alerts
 from balmon.storage.states import DeliveryStatus
+from balmon.triage import regressions_among
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ def group(
     settings: AlertSettings,
     channels: list[Channel],
     now: datetime,
+    regression_days: int = 30,
 ) -> int:
     """Turn one group into a message with pending deliveries; returns the message id."""
     where = _members(connection, key)
@@ -82,8 +84,14 @@ def group(
         .order_by(alerts.c.failed_at, alerts.c.id)
         .limit(settings.max_customers_per_message)
     ).all()
+    notes = regressions_among(
+        connection, key.business_date, [r.customer_id for r in listed], days=regression_days
+    )
     customers = [
-        AlertedCustomer(r.customer_id, r.error_code, r.failed_at, r.attempts) for r in listed
+        AlertedCustomer(
+            r.customer_id, r.error_code, r.failed_at, r.attempts, notes.get(r.customer_id)
+        )
+        for r in listed
     ]
     code = str(key.error_code)
     assert key.run_id is not None  # customer alerts always belong to a run

@@ -84,8 +84,10 @@ class AlertPipeline:
         settings: AlertSettings,
         clock: Clock,
         notifier: Notifier | None = None,
+        regression_days: int = 30,
     ) -> None:
         self._engine = engine
+        self._regression_days = regression_days
         self._settings = settings
         self._clock = clock
         self._notifier = notifier or AppriseNotifier()
@@ -164,6 +166,7 @@ class AlertPipeline:
                     settings=self._settings,
                     channels=self._channels,
                     now=self._clock.now(),
+                    regression_days=self._regression_days,
                 )
                 made += 1
         self._messages += made

@@ -19,7 +19,12 @@ app = typer.Typer(help="The alert outbox: flush, list, test.", no_args_is_help=T
 def _pipeline(settings: Settings) -> AlertPipeline:
     engine = make_engine(settings.database.url)
     ensure_schema(engine)
-    return AlertPipeline(engine=engine, settings=settings.alerts, clock=SystemClock())
+    return AlertPipeline(
+        engine=engine,
+        settings=settings.alerts,
+        clock=SystemClock(),
+        regression_days=settings.triage.regression_days,
+    )
 
 
 @app.command("flush")

@@ -41,7 +41,12 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
     await asyncio.to_thread(ensure_schema, engine)
     source = HttpBalanceSource(settings=settings.source, concurrency=settings.engine.concurrency)
     try:
-        alerts = AlertPipeline(engine=engine, settings=settings.alerts, clock=SystemClock())
+        alerts = AlertPipeline(
+            engine=engine,
+            settings=settings.alerts,
+            clock=SystemClock(),
+            regression_days=settings.triage.regression_days,
+        )
         run = VerificationRun(settings=settings, engine=engine, source=source, alerts=alerts)
         return await run.execute(request)
     finally:

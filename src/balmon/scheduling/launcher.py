@@ -138,7 +138,12 @@ class RunLauncher:
         source = HttpBalanceSource(
             settings=settings.source, concurrency=settings.engine.concurrency
         )
-        alerts = AlertPipeline(engine=self._engine, settings=settings.alerts, clock=self._clock)
+        alerts = AlertPipeline(
+            engine=self._engine,
+            settings=settings.alerts,
+            clock=self._clock,
+            regression_days=settings.triage.regression_days,
+        )
         run = VerificationRun(
             settings=settings,
             engine=self._engine,

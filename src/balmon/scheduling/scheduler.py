@@ -49,7 +49,11 @@ class Scheduler:
         self._clock = clock or SystemClock()
         self._schedule = Schedule(settings.schedule)
         self._alerts = AlertPipeline(
-            engine=engine, settings=settings.alerts, clock=self._clock, notifier=notifier
+            engine=engine,
+            settings=settings.alerts,
+            clock=self._clock,
+            notifier=notifier,
+            regression_days=settings.triage.regression_days,
         )
         me = owner or Owner.me()
         self.name = f"{me.host}:{me.pid}"

@@ -10,6 +10,7 @@ from balmon.triage.cases import (
     count_cases,
     describe_regression,
     list_cases,
+    regressions_among,
     resolve_case,
     resolve_matching,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "count_cases",
     "describe_regression",
     "list_cases",
+    "regressions_among",
     "resolve_case",
     "resolve_matching",
 ]

@@ -288,3 +288,20 @@ def cases_by_code(c: Connection, day: date) -> list[dict[str, Any]]:
         {"code": str(k), "open": int(n_open or 0), "resolved": int(n) - int(n_open or 0)}
         for k, n_open, n in rows
     ]
+
+
+def regressions_among(
+    c: Connection, day: date, customer_ids: list[str], *, days: int
+) -> dict[str, str]:
+    """For those of `customer_ids` whose case of `day` is a regression, what it regresses."""
+    if not customer_ids:
+        return {}
+    query = _with_regression(days, c.dialect.name).where(
+        C.business_date == day, C.customer_id.in_(customer_ids)
+    )
+    found: dict[str, str] = {}
+    for row in c.execute(query).all():
+        prior = _prior(c, row.regression_of)
+        if prior is not None:
+            found[row.customer_id] = describe_regression(prior)
+    return found
