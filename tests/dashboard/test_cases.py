@@ -166,3 +166,42 @@ def test_a_regression_is_flagged_in_the_api_queue_and_case_page(
     assert queue.count('class="pill regression"') == 1
     page = client.get(f"/cases/{flagged[0]['id']}").text
     assert f"regression of case {prior} resolved on" in page and "by operator" in page
+
+
+def test_operators_silence_from_the_case_page_and_the_api(as_role: Login) -> None:
+    operator, csrf = as_role("operator")
+    viewer, _ = as_role("viewer")
+    case_id = _case_id(operator, "N1")
+    done = operator.post(
+        f"/cases/{case_id}/silence",
+        data={"scope": "both", "customer_id": "N1", "error_code": "NULL_BALANCE",
+              "reason": "vendor fix due Friday", "expires": "2999-01-01", "csrf_token": csrf},
+    )  # fmt: skip
+    assert done.status_code == 303
+    page = operator.get(done.headers["location"]).text
+    assert 'data-testid="silenced"' in page and "recorded: no alerts for it" in page
+    listed = viewer.get("/api/silences").json()["items"]
+    assert [(s["customer_id"], s["error_code"], s["created_by"]) for s in listed] == [
+        ("N1", "NULL_BALANCE", "operator")
+    ]
+    assert viewer.get(f"/api/cases?date={DAY}&silenced=true").json()["items"][0]["id"] == case_id
+    assert viewer.post("/api/silences", json={"customer_id": "X", "reason": "r"}).status_code in (
+        401,
+        403,
+    )
+    bad = operator.post(
+        "/api/silences", json={"reason": "no target"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert bad.status_code == 422
+    code_wide = operator.post(
+        "/api/silences",
+        json={"error_code": "TIMEOUT", "reason": "bank maintenance"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert code_wide.status_code == 201
+    expired = operator.post(
+        f"/api/silences/{listed[0]['id']}/expire", headers={"X-CSRF-Token": csrf}
+    )
+    assert expired.json() == {"id": listed[0]["id"], "expired": True}
+    assert [s["error_code"] for s in viewer.get("/api/silences").json()["items"]] == ["TIMEOUT"]
+    assert len(viewer.get("/api/silences?active=false").json()["items"]) == 2

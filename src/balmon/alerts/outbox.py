@@ -18,7 +18,7 @@ from balmon.config.settings import AlertSettings
 from balmon.errors import GroupTaken, info
 from balmon.storage.schema import alert_deliveries, alert_messages, alerts
 from balmon.storage.states import DeliveryStatus
-from balmon.triage import regressions_among
+from balmon.triage import regressions_among, silences
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,25 @@ class GroupKey:
     error_code: str | None  # None for a run's summary message
 
 
+def _waiting() -> tuple[Any, Any]:
+    """Alerts neither sent in a message nor held back by a silence."""
+    return alerts.c.message_id.is_(None), alerts.c.silence_id.is_(None)
+
+
+def hold_silenced(connection: Connection, now: datetime) -> int:
+    """Hold back waiting alerts a silence in force covers: recorded with it, never sent."""
+    a = alerts.c
+    covered = select(func.min(silences.S.id)).where(
+        silences.active_at(now), silences.covering(a.customer_id, a.error_code)
+    )
+    result = connection.execute(
+        update(alerts)
+        .where(*_waiting(), covered.exists())
+        .values(silence_id=covered.scalar_subquery())
+    )
+    return int(result.rowcount or 0)
+
+
 def ready_groups(
     connection: Connection, *, older_than: datetime | None, run_id: int | None = None
 ) -> list[GroupKey]:
@@ -35,7 +54,7 @@ def ready_groups(
     a = alerts.c
     query = (
         select(a.run_id, a.business_date, a.error_code, func.min(a.created_at))
-        .where(a.message_id.is_(None))
+        .where(*_waiting())
         .group_by(a.run_id, a.business_date, a.error_code)
     )
     if run_id is not None:
@@ -45,9 +64,7 @@ def ready_groups(
 
 
 def oldest_ungrouped(connection: Connection, run_id: int) -> datetime | None:
-    query = select(func.min(alerts.c.created_at)).where(
-        alerts.c.run_id == run_id, alerts.c.message_id.is_(None)
-    )
+    query = select(func.min(alerts.c.created_at)).where(alerts.c.run_id == run_id, *_waiting())
     value: datetime | None = connection.scalar(query)
     return value
 
@@ -58,7 +75,7 @@ def _members(connection: Connection, key: GroupKey) -> Any:
         a.run_id == key.run_id,
         a.business_date == key.business_date,
         a.error_code == key.error_code,
-        a.message_id.is_(None),
+        *_waiting(),
     )
 
 

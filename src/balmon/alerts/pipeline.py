@@ -156,6 +156,10 @@ class AlertPipeline:
 
     def _group(self, *, run_id: int | None, older_than: datetime | None) -> int:
         made = 0
+        with self._engine.begin() as connection:
+            held = outbox.hold_silenced(connection, self._clock.now())
+        if held:
+            log.info("alerts held back by silences", extra={"alerts": held})
         with self._engine.connect() as connection:
             keys = outbox.ready_groups(connection, older_than=older_than, run_id=run_id)
         for key in keys:

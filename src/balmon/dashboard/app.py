@@ -14,7 +14,15 @@ from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon.config import Settings
-from balmon.dashboard import api, case_api, case_pages, fails, metrics, pages
+from balmon.dashboard import (
+    api,
+    case_api,
+    case_pages,
+    fails,
+    metrics,
+    pages,
+    silence_routes,
+)
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.security import LoginThrottle, RequireRole, security_headers
 from balmon.errors import LoginRequired
@@ -56,9 +64,11 @@ def create_app(
     app.include_router(api.router)
     app.include_router(case_api.router)
     app.include_router(fails.api_router)
+    app.include_router(silence_routes.api_router)
     app.include_router(pages.router)
     app.include_router(case_pages.router)
     app.include_router(fails.page_router)
+    app.include_router(silence_routes.page_router)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/metrics", metrics_route, methods=["GET"])
     return app

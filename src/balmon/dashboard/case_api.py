@@ -39,6 +39,7 @@ def case_filter(
     customer_id: str | None = None,
     resolved: str | None = "false",
     regression: str | None = None,
+    silenced: str | None = None,
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CaseFilter:
@@ -55,6 +56,7 @@ def case_filter(
         page_size,
         _flag(regression, "regression"),
         regression_days(request),
+        _flag(silenced, "silenced"),
     )
 
 

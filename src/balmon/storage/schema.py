@@ -180,6 +180,23 @@ cases = Table(
     Index(None, "customer_id", "business_date"),
 )
 
+# A known issue operators chose not to be alerted about: a customer, a code, or both.
+# Never deleted: expiring one records who and when.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(limits.CUSTOMER_ID)),
+    Column("error_code", String(50), ForeignKey("error_codes.code")),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("expired_by", String(100)),
+    Column("expired_at", UTCDateTime),
+    CheckConstraint("customer_id IS NOT NULL OR error_code IS NOT NULL", name="target"),
+)
+
 error_log_resolutions = Table(
     "error_log_resolutions",
     metadata,
@@ -204,6 +221,8 @@ alerts = Table(
     Column("failed_at", UTCDateTime, nullable=False),
     Column("message_id", BigId, ForeignKey("alert_messages.id")),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set instead of message_id when a silence held the alert back: recorded, never sent.
+    Column("silence_id", BigId),
     UniqueConstraint("business_date", "customer_id", "error_code"),
     Index(None, "message_id"),
     Index(None, "run_id", "error_code"),

@@ -1,7 +1,8 @@
-"""Triage: the customer's problem of the day (a case), how operators find and resolve it."""
+"""Triage: the customer's problem of the day (a case), how operators find, resolve or silence it."""
 
 from __future__ import annotations
 
+from balmon.triage import silences
 from balmon.triage.cases import (
     CaseFilter,
     Outcome,
@@ -26,4 +27,5 @@ __all__ = [
     "regressions_among",
     "resolve_case",
     "resolve_matching",
+    "silences",
 ]

@@ -9,7 +9,7 @@ the database appends each change to the resolution history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ from balmon.errors import CODES, ErrorCode, Severity
 from balmon.storage.schema import cases, error_log_resolutions, error_logs
 from balmon.storage.statements import days_before
 from balmon.storage.states import Status
+from balmon.triage import silences
 
 C, E = cases.c, error_logs.c
 _SEVERITY_RANK = {
@@ -52,6 +53,8 @@ class CaseFilter:
     page_size: int = 50
     regression: bool | None = None
     regression_days: int = 30
+    silenced: bool | None = None
+    now: datetime | None = None  # when a silence must be in force (default: now)
 
     def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -74,6 +77,9 @@ class CaseFilter:
         if self.regression is not None:
             prior = regression_of(self.regression_days, dialect)
             where.append(prior.is_not(None) if self.regression else prior.is_(None))
+        if self.silenced is not None:
+            held = silenced_by(self.now or datetime.now(UTC))
+            where.append(held.is_not(None) if self.silenced else held.is_(None))
         return where
 
 
@@ -119,6 +125,12 @@ def regression_of(days: int, dialect: str) -> Any:
     )
 
 
+def silenced_by(now: datetime) -> Any:
+    """The id of a silence in force at `now` covering the case's customer and code, or NULL."""
+    covered = silences.covering(C.customer_id, _code())
+    return select(func.min(silences.S.id)).where(silences.active_at(now), covered).scalar_subquery()
+
+
 def case_item(row: Any) -> dict[str, Any]:
     code = row.final_code or row.last_code
     return {
@@ -141,18 +153,25 @@ def case_item(row: Any) -> dict[str, Any]:
         "resolution_notes": row.resolution_notes,
         "regression": getattr(row, "regression_of", None) is not None,
         "regression_of": getattr(row, "regression_of", None),
+        "silenced": getattr(row, "silenced_by", None) is not None,
+        "silenced_by": getattr(row, "silenced_by", None),
     }
 
 
-def _with_regression(days: int, dialect: str) -> Any:
-    return select(cases, regression_of(days, dialect).label("regression_of"))
+def _annotated(days: int, dialect: str, now: datetime | None) -> Any:
+    """Cases with the case each regresses and the silence holding its alerts back."""
+    return select(
+        cases,
+        regression_of(days, dialect).label("regression_of"),
+        silenced_by(now or datetime.now(UTC)).label("silenced_by"),
+    )
 
 
 def list_cases(c: Connection, f: CaseFilter) -> tuple[list[dict[str, Any]], int]:
     """One page of the matching cases, UNAVAILABLE first, then by severity and age."""
     where = f.conditions(c.dialect.name)
     total = c.scalar(select(func.count()).select_from(cases).where(*where)) or 0
-    query = _with_regression(f.regression_days, c.dialect.name).where(*where).order_by(*_order())
+    query = _annotated(f.regression_days, c.dialect.name, f.now).where(*where).order_by(*_order())
     rows = c.execute(query.limit(f.page_size).offset((f.page - 1) * f.page_size)).all()
     return [case_item(r) for r in rows], int(total)
 
@@ -170,9 +189,11 @@ def _attempts_of(row: Any) -> Any:
     )
 
 
-def case_detail(c: Connection, case_id: int, *, regression_days: int = 30) -> dict[str, Any] | None:
+def case_detail(
+    c: Connection, case_id: int, *, regression_days: int = 30, now: datetime | None = None
+) -> dict[str, Any] | None:
     """The case with every attempt, the resolution history, and the case it regresses."""
-    query = _with_regression(regression_days, c.dialect.name).where(C.id == case_id)
+    query = _annotated(regression_days, c.dialect.name, now).where(C.id == case_id)
     row = c.execute(query).first()
     if row is None:
         return None
@@ -296,7 +317,7 @@ def regressions_among(
     """For those of `customer_ids` whose case of `day` is a regression, what it regresses."""
     if not customer_ids:
         return {}
-    query = _with_regression(days, c.dialect.name).where(
+    query = _annotated(days, c.dialect.name, None).where(
         C.business_date == day, C.customer_id.in_(customer_ids)
     )
     found: dict[str, str] = {}

@@ -1,0 +1,96 @@
+"""`balmon silences ...`: hold back alerts for a known issue, list and expire silences."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+import typer
+
+from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
+from balmon.errors import CODES, UserError
+from balmon.storage import ensure_schema, make_engine
+from balmon.triage import silences
+
+app = typer.Typer(help="Silences: known issues not to alert about.", no_args_is_help=True)
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who does it (default: the login name).")
+]
+
+
+def _actor(by: str | None) -> str:
+    return by or getpass.getuser()
+
+
+def _expiry(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        fail(f"--expires: expected YYYY-MM-DD, got {value!r}", 2)
+
+
+@app.command("add")
+def add_command(
+    reason: Annotated[str, typer.Option("--reason", help="Why no alert is needed.")],
+    customer: Annotated[str | None, typer.Option("--customer", help="Customer id.")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="Error code.")] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="End at the start of this date (UTC).")
+    ] = None,
+    by: ByOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Hold back alerts for a customer, a code, or both; they are still verified and logged."""
+    if code is not None and code not in {c.value for c in CODES}:
+        fail(f"--code: unknown error code {code!r} (see `balmon codes`)", 2)
+    settings = settings_or_exit(config)
+    new = silences.NewSilence(customer, code, reason, _expiry(expires))
+    with exit_on_error():
+        engine = make_engine(settings.database.url)
+        ensure_schema(engine)
+        try:
+            silence_id = silences.add(engine, new, actor=_actor(by), now=datetime.now(UTC))
+        except UserError as exc:
+            fail(str(exc), 2)
+    typer.echo(f"silence {silence_id} added")
+
+
+@app.command("list")
+def list_command(
+    show_all: Annotated[bool, typer.Option("--all", help="Expired ones too.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Silences in force (or all), newest first, with who added or expired them."""
+    settings = settings_or_exit(config)
+    with exit_on_error():
+        engine = make_engine(settings.database.url)
+        ensure_schema(engine)
+        with engine.connect() as c:
+            items = silences.listing(c, now=datetime.now(UTC), active_only=not show_all)
+    for s in items:
+        until = s["expires_at"][:10] if s["expires_at"] else "no expiry"
+        state = "in force" if s["active"] else f"ended {(s['expired_at'] or s['expires_at'])[:19]}"
+        typer.echo(
+            f"{s['id']:>5}  {s['customer_id'] or '*':<20} {s['error_code'] or '*':<18} "
+            f"{until:<10}  {state:<28} by {s['created_by']}: {s['reason']}"
+        )
+
+
+@app.command("expire")
+def expire_command(
+    silence_id: Annotated[int, typer.Argument(help="The silence's id.")],
+    by: ByOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """End a silence now (it stays on record with who ended it)."""
+    settings = settings_or_exit(config)
+    with exit_on_error():
+        engine = make_engine(settings.database.url)
+        ensure_schema(engine)
+        done = silences.expire(engine, silence_id, actor=_actor(by), now=datetime.now(UTC))
+    if not done:
+        fail(f"no silence {silence_id} in force", 1)
+    typer.echo(f"silence {silence_id} expired")

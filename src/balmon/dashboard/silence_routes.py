@@ -1,0 +1,95 @@
+"""Silences in the API and on the case page: who silenced what, why, until when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+
+from balmon.dashboard import flash
+from balmon.dashboard.api import Operator, Viewer, engine_of
+from balmon.dashboard.params import Day, Notes, known_id
+from balmon.errors import ErrorCode, UserError
+from balmon.triage import silences
+
+api_router = APIRouter(prefix="/api")
+page_router = APIRouter()
+
+
+class SilenceBody(BaseModel):
+    customer_id: str | None = None
+    error_code: ErrorCode | None = None
+    reason: Notes
+    expires: Day | None = None  # the silence ends at the start of this date (UTC)
+
+
+def _until(day: Any) -> datetime | None:
+    return datetime.combine(day, time(), tzinfo=UTC) if day is not None else None
+
+
+def _add(request: Request, who: Any, body: SilenceBody) -> int:
+    new = silences.NewSilence(
+        body.customer_id or None,
+        body.error_code.value if body.error_code else None,
+        body.reason,
+        _until(body.expires),
+    )
+    try:
+        return silences.add(engine_of(request), new, actor=who.name, now=datetime.now(UTC))
+    except UserError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@api_router.get("/silences")
+def list_silences(request: Request, who: Viewer, active: bool = True) -> dict[str, Any]:
+    """Silences in force (or all, with `active=false`), newest first."""
+    with engine_of(request).connect() as c:
+        items = silences.listing(c, now=datetime.now(UTC), active_only=active)
+    return {"items": items}
+
+
+@api_router.post("/silences", status_code=201)
+def add_silence(request: Request, who: Operator, body: SilenceBody) -> dict[str, Any]:
+    return {"id": _add(request, who, body)}
+
+
+@api_router.post("/silences/{silence_id}/expire")
+def expire_silence(request: Request, who: Operator, silence_id: int) -> dict[str, Any]:
+    done = silences.expire(
+        engine_of(request),
+        known_id(silence_id, "silence"),
+        actor=who.name,
+        now=datetime.now(UTC),
+    )
+    if not done:
+        raise HTTPException(404, "no such silence in force")
+    return {"id": silence_id, "expired": True}
+
+
+@page_router.post("/cases/{case_id}/silence")
+def silence_from_case(
+    request: Request,
+    who: Operator,
+    case_id: int,
+    scope: Annotated[str, Form(pattern="^(customer|code|both)$")],
+    customer_id: Annotated[str, Form()],
+    error_code: Annotated[ErrorCode, Form()],
+    reason: Annotated[Notes, Form()],
+    expires: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        body = SilenceBody(
+            customer_id=customer_id if scope in ("customer", "both") else None,
+            error_code=error_code if scope in ("code", "both") else None,
+            reason=reason,
+            expires=expires or None,
+        )
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors()[0]["msg"]) from None
+    silence_id = _add(request, who, body)
+    response = RedirectResponse(f"/cases/{known_id(case_id, 'case')}", status_code=303)
+    flash.flash(request, response, f"silence {silence_id} recorded: no alerts for it", good=True)
+    return response
