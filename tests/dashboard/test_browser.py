@@ -213,3 +213,14 @@ def test_an_operator_clears_the_days_cases_from_the_work_queue(
     assert asked == ["Resolve 3 open cases matching these filters?"]
     expect(rows).to_have_count(0)
     page.close()
+
+
+def test_the_trend_charts_draw_every_day_and_hour_of_their_window(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page()
+    _login(page, base_url, "viewer")
+    page.goto(f"{base_url}/trends?date={DAY}")
+    expect(page.locator("#chart-day")).to_have_attribute("data-drawn-periods", "14")
+    expect(page.locator("#chart-hour")).to_have_attribute("data-drawn-periods", "24")
+    page.close()

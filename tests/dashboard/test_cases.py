@@ -205,3 +205,40 @@ def test_operators_silence_from_the_case_page_and_the_api(as_role: Login) -> Non
     assert expired.json() == {"id": listed[0]["id"], "expired": True}
     assert [s["error_code"] for s in viewer.get("/api/silences").json()["items"]] == ["TIMEOUT"]
     assert len(viewer.get("/api/silences?active=false").json()["items"]) == 2
+
+
+def test_trends_are_zero_filled_with_one_colour_per_code(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    body = client.get(f"/api/trends?granularity=day&to={DAY}").json()
+    assert len(body["periods"]) == 14 and body["periods"][-1] == str(DAY)
+    assert {i["period"] for i in body["items"]} == {str(DAY)}  # the other 13 days are zero
+    hourly = client.get(f"/api/trends?granularity=hour&from={DAY}&to={DAY}").json()
+    assert len(hourly["periods"]) == 24 and hourly["periods"][6] == f"{DAY} 06:00"
+    assert {i["period"] for i in hourly["items"]} <= set(hourly["periods"])
+    colours = body["colours"]
+    assert set(colours) >= {"TIMEOUT", "NULL_BALANCE"} and len(set(colours.values())) == len(
+        colours
+    )
+    assert colours == hourly["colours"]  # the same colour for a code on every chart
+
+
+def test_top_customers_rank_recurring_problems_first(engine: Engine, as_role: Login) -> None:
+    with engine.begin() as c:  # N1 failed once on each of the three days before, too
+        for back in (1, 2, 3):
+            c.execute(
+                insert(error_logs).values(
+                    business_date=DAY - timedelta(days=back),
+                    customer_id="N1",
+                    error_code="NULL_BALANCE",
+                    retry_count=0,
+                    error_message="null",
+                    logged_at=START - timedelta(days=back),
+                )
+            )
+    client, _ = as_role("viewer")
+    items = client.get(f"/api/top-customers?from={DAY - timedelta(days=6)}&to={DAY}").json()
+    ranked = [(i["customer_id"], i["days"], i["errors"]) for i in items["items"]]
+    assert ranked[0] == ("N1", 4, 4)  # four dates beat T1's four attempts on one date
+    assert ranked[1] == ("T1", 1, 4)
+    page = client.get(f"/top-customers?date={DAY}").text
+    assert page.index(">N1<") < page.index(">T1<")

@@ -199,6 +199,8 @@ def trends(
         "granularity": granularity,
         "from": start.isoformat(),
         "to": end.isoformat(),
+        "periods": queries.periods(granularity, start, end),
+        "colours": queries.CODE_COLOURS,
         "items": items,
     }
 

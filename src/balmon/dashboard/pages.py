@@ -128,12 +128,22 @@ def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResp
 @router.get("/trends", response_class=HTMLResponse)
 def trends(request: Request, who: Viewer, date: Day | None = None) -> HTMLResponse:
     end = default_day(request, date)
+    start = window_start(None, end, days=14)
     with engine_of(request).connect() as c:
-        daily = queries.trends(
-            c, granularity="day", start=window_start(None, end, days=14), end=end, code=None
-        )
+        daily = queries.trends(c, granularity="day", start=start, end=end, code=None)
         hourly = queries.trends(c, granularity="hour", start=end, end=end, code=None)
-    return page(request, "trends.html", who, day=end, daily=daily, hourly=hourly, active="trends")
+    return page(
+        request,
+        "trends.html",
+        who,
+        day=end,
+        daily=daily,
+        hourly=hourly,
+        days=queries.periods("day", start, end),
+        hours=queries.periods("hour", end, end),
+        colours=queries.CODE_COLOURS,
+        active="trends",
+    )
 
 
 @router.get("/top-customers", response_class=HTMLResponse)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, select, true
@@ -13,7 +13,7 @@ from balmon.engine import results
 from balmon.errors import CODES, info
 from balmon.scheduling import instances
 from balmon.storage.schema import (
-    error_customer_days,
+    cases,
     error_log_resolutions,
     error_logs,
     verification_runs,
@@ -203,36 +203,53 @@ def trends(
     return [{"period": str(p), "code": k, "count": int(n)} for p, k, n in rows]
 
 
+def periods(granularity: str, start: date, end: date) -> list[str]:
+    """Every period of the window, so a chart shows quiet days and hours as zero."""
+    if granularity == "hour":
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        return [f"{d.isoformat()} {h:02d}:00" for d in days for h in range(24)]
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+# One colour per error code, the same on every chart and page (the taxonomy's order).
+PALETTE = ["#d92d20", "#f79009", "#1d4ed8", "#039855", "#7a5af8", "#dd2590", "#0e9384",
+           "#667085", "#b54708", "#344054"]  # fmt: skip
+CODE_COLOURS = {code.value: PALETTE[n % len(PALETTE)] for n, code in enumerate(CODES)}
+
+
 def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict[str, Any]]:
-    """Customers with the most failed attempts between two business dates (from the rollup)."""
-    d = error_customer_days.c
-    total = func.sum(d.errors).label("errors")
+    """Customers with a case on the most business dates in the window, then the most failed
+    attempts, then the most recent: a customer failing every day outranks one bad day."""
+    k = cases.c
+    days = func.count().label("days")
+    attempts = func.sum(k.attempts).label("attempts")
+    last = func.max(k.last_seen).label("last_seen")
     rows = c.execute(
-        select(d.customer_id, total, func.max(d.last_error_at))
-        .where(d.business_date >= start, d.business_date <= end)
-        .group_by(d.customer_id)
-        .order_by(total.desc(), d.customer_id)
+        select(k.customer_id, days, attempts, last)
+        .where(k.business_date >= start, k.business_date <= end)
+        .group_by(k.customer_id)
+        .order_by(days.desc(), attempts.desc(), last.desc(), k.customer_id)
         .limit(n)
     ).all()
     ids = [r[0] for r in rows]
     codes: dict[str, set[str]] = {cid: set() for cid in ids}
     if ids:
-        # By customer only (its own index), dates filtered here: a date-range condition would
-        # make the planner scan the whole range instead.
         found = c.execute(
-            select(E.customer_id, E.error_code, E.business_date).where(E.customer_id.in_(ids))
+            select(k.customer_id, func.coalesce(k.final_code, k.last_code)).where(
+                k.customer_id.in_(ids), k.business_date >= start, k.business_date <= end
+            )
         )
-        for cid, code, day in found:
-            if start <= day <= end:
-                codes[cid].add(code)
+        for cid, code in found:
+            codes[cid].add(code)
     return [
         {
             "customer_id": cid,
-            "errors": int(errors),
-            "last_error_at": last.isoformat(),
+            "days": int(n_days),
+            "errors": int(n_attempts or 0),
+            "last_error_at": last_seen.isoformat(),
             "codes": sorted(codes[cid]),
         }
-        for cid, errors, last in rows
+        for cid, n_days, n_attempts, last_seen in rows
     ]
 
 

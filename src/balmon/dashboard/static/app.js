@@ -5,19 +5,25 @@
 
   function draw(canvas) {
     var rows = JSON.parse(canvas.getAttribute("data-series") || "[]");
-    var periods = [], codes = [];
+    // Every period of the window comes from the server, so quiet days show as zero, and
+    // each code has the same colour on every chart.
+    var periods = JSON.parse(canvas.getAttribute("data-periods") || "[]");
+    var colours = JSON.parse(canvas.getAttribute("data-colours") || "{}");
+    var codes = [];
     rows.forEach(function (r) {
       if (periods.indexOf(r.period) < 0) periods.push(r.period);
       if (codes.indexOf(r.code) < 0) codes.push(r.code);
     });
     periods.sort();
+    codes.sort();
     var datasets = codes.map(function (code, i) {
       var values = periods.map(function (p) {
         var hit = rows.find(function (r) { return r.period === p && r.code === code; });
         return hit ? hit.count : 0;
       });
-      return { label: code, data: values, backgroundColor: palette[i % palette.length] };
+      return { label: code, data: values, backgroundColor: colours[code] || palette[i % palette.length] };
     });
+    canvas.setAttribute("data-drawn-periods", String(periods.length));
     if (!window.Chart) return;
     new window.Chart(canvas, {
       type: "bar",
