@@ -224,3 +224,12 @@ def test_the_optional_end_of_run_summary_states_counts_and_link(engine: Engine) 
     assert summary["title"] == f"[balmon] run {run_id} for 2026-11-27: PASS 6 FAIL 2 UNAVAILABLE 3"
     assert "duration 42.0s" in summary["message"] and "- TIMEOUT: 1" in summary["message"]
     assert "https://balmon.bank.example/?date=2026-11-27" in summary["message"]
+
+
+def test_the_inbox_channel_delivers_to_the_dashboard_without_a_network(engine: Engine) -> None:
+    run_id = _seed(engine, [("C1", "TIMEOUT"), ("C2", "NULL_BALANCE")])
+    report = _finish(engine, _settings(["inbox://local"]), run_id)
+    assert report == {"messages": 2, "sent": 2, "pending": 0, "failed": 0}
+    with engine.connect() as c:
+        channels = {r.channel for r in c.execute(select(alert_deliveries))}
+    assert channels == {"inbox://local #1"}

@@ -8,9 +8,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
-from balmon.storage.schema import error_logs, verification_results, verification_runs
+from balmon.storage.schema import (
+    alert_deliveries,
+    error_logs,
+    verification_results,
+    verification_runs,
+)
 from tests.dashboard.seed import DAY, START, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
@@ -242,3 +247,25 @@ def test_top_customers_rank_recurring_problems_first(engine: Engine, as_role: Lo
     assert ranked[1] == ("T1", 1, 4)
     page = client.get(f"/top-customers?date={DAY}").text
     assert page.index(">N1<") < page.index(">T1<")
+
+
+def test_the_alerts_page_shows_messages_per_channel_with_their_cases(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    [message] = client.get("/api/alerts").json()["items"]
+    assert message["error_code"] == "TIMEOUT"
+    assert [(d["channel"], d["status"], d["attempts"]) for d in message["deliveries"]] == [
+        ("json://x #1", "pending", 3)
+    ]
+    page = client.get("/alerts").text
+    assert 'data-testid="alert-message"' in page and "json://x #1" in page
+
+
+def test_every_page_says_when_alerting_is_degraded(engine: Engine, as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    for path in ("/cases", f"/?date={DAY}", "/runs", "/codes"):
+        banner = client.get(path).text
+        assert 'data-testid="alerting-degraded"' in banner, path
+        assert "1 delivery is failing and will be retried" in banner
+    with engine.begin() as c:
+        c.execute(update(alert_deliveries).values(status="sent"))
+    assert 'data-testid="alerting-degraded"' not in client.get("/cases").text

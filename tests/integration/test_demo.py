@@ -60,6 +60,10 @@ def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
             check=True,
         )
         token = created.stdout.strip().splitlines()[-1]
+        # With no channel configured the demo's alerts land in the dashboard's own inbox.
+        messages = json.loads(_api(port, token, "/api/alerts")[1])["items"]
+        inbox = [d for m in messages for d in m["deliveries"] if d["channel"].startswith("inbox")]
+        assert inbox and all(d["status"] == "sent" for d in inbox)
         status, body = _api(port, token, "/api/runs", {"date": "2026-11-20"})
         assert status == 202 and json.loads(body)["state"] == "running", body
         while True:

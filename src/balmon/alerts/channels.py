@@ -13,6 +13,8 @@ from pydantic import SecretStr
 from balmon import limits
 from balmon.errors import DeliveryError
 
+# balmon's built-in channel: messages stay in the outbox, shown on the dashboard's Alerts page.
+INBOX_SCHEME = "inbox"
 # Schemes whose messages must fit a text message.
 SMS_SCHEMES = frozenset(
     {
@@ -31,6 +33,11 @@ class Channel:
     name: str
     tags: frozenset[str]
     is_sms: bool
+
+    @property
+    def is_inbox(self) -> bool:
+        """`inbox://`: balmon's own channel, read on the dashboard's Alerts page (no network)."""
+        return self.url.get_secret_value().startswith(f"{INBOX_SCHEME}://")
 
     def redact(self, text: str) -> str:
         """Remove anything of the URL that could be a secret from `text`."""
@@ -111,6 +118,8 @@ class AppriseNotifier:
         logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
     async def send(self, channel: Channel, title: str, body: str) -> None:
+        if channel.is_inbox:
+            return  # the message is already stored: the dashboard's Alerts page is its inbox
         import apprise
 
         service = apprise.Apprise()

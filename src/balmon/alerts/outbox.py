@@ -6,7 +6,7 @@ Every query on `alerts`, `alert_messages` and `alert_deliveries` lives here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -284,3 +284,53 @@ def oldest_pending(connection: Connection) -> tuple[int, datetime | None]:
     query = select(func.count(), func.min(d.created_at)).where(d.status == DeliveryStatus.PENDING)
     count, oldest = connection.execute(query).one()
     return int(count), oldest
+
+
+def messages(connection: Connection, *, limit: int, offset: int = 0) -> tuple[list[Any], int]:
+    """The newest messages, for the Alerts page."""
+    m = alert_messages.c
+    total = connection.scalar(select(func.count()).select_from(alert_messages)) or 0
+    rows = connection.execute(
+        select(alert_messages).order_by(m.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def deliveries_of_messages(connection: Connection, message_ids: list[int]) -> dict[int, list[Any]]:
+    """Each message's deliveries, one per channel."""
+    d = alert_deliveries.c
+    found: dict[int, list[Any]] = {i: [] for i in message_ids}
+    if message_ids:
+        query = select(alert_deliveries).where(d.message_id.in_(message_ids)).order_by(d.id)
+        for row in connection.execute(query):
+            found[row.message_id].append(row)
+    return found
+
+
+def customers_of_messages(connection: Connection, message_ids: list[int]) -> dict[int, list[Any]]:
+    """The customers each message is about (the alert rows it grouped)."""
+    a = alerts.c
+    found: dict[int, list[Any]] = {i: [] for i in message_ids}
+    if message_ids:
+        query = (
+            select(a.message_id, a.customer_id, a.business_date, a.error_code)
+            .where(a.message_id.in_(message_ids))
+            .order_by(a.id)
+        )
+        for row in connection.execute(query):
+            found[row.message_id].append(row)
+    return found
+
+
+def degraded(connection: Connection, now: datetime) -> dict[str, int]:
+    """Alerting trouble worth a banner: deliveries that were tried and are still waiting, and
+    deliveries given up in the last day."""
+    d = alert_deliveries.c
+    failing = select(func.count()).where(d.status == DeliveryStatus.PENDING, d.attempts > 0)
+    given_up = select(func.count()).where(
+        d.status == DeliveryStatus.FAILED, d.updated_at > now - timedelta(days=1)
+    )
+    return {
+        "failing": int(connection.scalar(failing) or 0),
+        "failed": int(connection.scalar(given_up) or 0),
+    }

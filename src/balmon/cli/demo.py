@@ -35,7 +35,11 @@ def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
     overrides: dict[str, Any] = {
         "source": {"url": url, "timeout_seconds": base.source.timeout_seconds / COMPRESSION},
         "retry": {"delays_seconds": [d / COMPRESSION for d in base.retry.delays_seconds]},
-        "alerts": {"group_wait_seconds": base.alerts.group_wait_seconds / COMPRESSION},
+        "alerts": {
+            "group_wait_seconds": base.alerts.group_wait_seconds / COMPRESSION,
+            # With no channel of yours, alerts go to the dashboard's own inbox (Alerts page).
+            "urls": [u.get_secret_value() for u in base.alerts.urls] or ["inbox://demo"],
+        },
         "verification": {"customers_file": customers},
         "logging": {"file": Path(DEMO_FILES["log"])},
     }

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon.config import Settings
 from balmon.dashboard import (
+    alert_pages,
     api,
     case_api,
     case_pages,
@@ -65,10 +66,12 @@ def create_app(
     app.include_router(case_api.router)
     app.include_router(fails.api_router)
     app.include_router(silence_routes.api_router)
+    app.include_router(alert_pages.api_router)
     app.include_router(pages.router)
     app.include_router(case_pages.router)
     app.include_router(fails.page_router)
     app.include_router(silence_routes.page_router)
+    app.include_router(alert_pages.page_router)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/metrics", metrics_route, methods=["GET"])
     return app

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from balmon.alerts import outbox
 from balmon.dashboard import assets, auth, flash, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
@@ -39,15 +40,23 @@ def page(
     request: Request, name: str, who: Principal | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     message = flash.take(request)
+    trouble = _alerting_trouble(request) if who is not None else None
     response = templates.TemplateResponse(
         request,
         name,
-        {"who": who, "Role": Role, "flash": message, **context},
+        {"who": who, "Role": Role, "flash": message, "alerting": trouble, **context},
         status_code=status,
     )
     if message is not None:
         response.delete_cookie(flash.COOKIE, path="/")
     return response
+
+
+def _alerting_trouble(request: Request) -> dict[str, int] | None:
+    """Deliveries failing or given up: every page says so until alerting works again."""
+    with engine_of(request).connect() as c:
+        found = outbox.degraded(c, datetime.now(UTC))
+    return found if any(found.values()) else None
 
 
 @router.get("/login", response_class=HTMLResponse)
