@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, update
 
 from balmon.storage.schema import (
     alert_deliveries,
+    alerts,
     error_logs,
     verification_results,
     verification_runs,
@@ -269,3 +270,45 @@ def test_every_page_says_when_alerting_is_degraded(engine: Engine, as_role: Logi
     with engine.begin() as c:
         c.execute(update(alert_deliveries).values(status="sent"))
     assert 'data-testid="alerting-degraded"' not in client.get("/cases").text
+
+
+def test_a_case_shows_its_alerts_and_the_customers_last_business_dates(
+    engine: Engine, as_role: Login
+) -> None:
+    with engine.begin() as c:  # T1's two previous dates: PASS, then FAIL
+        for back, status in ((2, "PASS"), (1, "FAIL")):
+            run = c.execute(
+                insert(verification_runs).values(
+                    business_date=DAY - timedelta(days=back),
+                    status="completed",
+                    started_at=START - timedelta(days=back),
+                )
+            ).inserted_primary_key[0]
+            c.execute(
+                insert(verification_results).values(
+                    run_id=run, business_date=DAY - timedelta(days=back), customer_id="T1",
+                    status=status, attempts=1, checked_at=START, min_balance=Decimal(0),
+                    balance=Decimal(1),
+                )
+            )  # fmt: skip
+        c.execute(
+            insert(alerts).values(
+                business_date=DAY, customer_id="T1", error_code="TIMEOUT", run_id=1,
+                attempts=4, failed_at=START, created_at=START, message_id=1,
+            )
+        )  # fmt: skip
+    client, _ = as_role("viewer")
+    case_id = _case_id(client, "T1")
+    detail = client.get(f"/api/cases/{case_id}").json()
+    assert [(h["business_date"], h["outcome"]) for h in detail["dates"]] == [
+        (str(DAY - timedelta(days=2)), "PASS"),
+        (str(DAY - timedelta(days=1)), "FAIL"),
+        (str(DAY), "UNAVAILABLE"),
+    ]
+    [alert] = detail["alerts"]
+    assert alert["message_id"] == 1 and alert["deliveries"] == [
+        {"channel": "json://x #1", "status": "pending", "attempts": 3}
+    ]
+    page = client.get(f"/cases/{case_id}").text
+    assert page.count('class="UNAVAILABLE here"') == 1 and 'class="FAIL"' in page
+    assert 'data-testid="case-alert"' in page and "json://x #1" in page

@@ -334,3 +334,25 @@ def degraded(connection: Connection, now: datetime) -> dict[str, int]:
         "failing": int(connection.scalar(failing) or 0),
         "failed": int(connection.scalar(given_up) or 0),
     }
+
+
+def alerts_of_case(connection: Connection, day: date, customer_id: str) -> list[dict[str, Any]]:
+    """The alerts raised for one customer on one date, with each message's deliveries."""
+    a = alerts.c
+    rows = connection.execute(
+        select(alerts).where(a.business_date == day, a.customer_id == customer_id).order_by(a.id)
+    ).all()
+    sent = deliveries_of_messages(connection, [r.message_id for r in rows if r.message_id])
+    return [
+        {
+            "error_code": r.error_code,
+            "created_at": r.created_at.isoformat(),
+            "message_id": r.message_id,
+            "silence_id": r.silence_id,
+            "deliveries": [
+                {"channel": d.channel, "status": d.status, "attempts": d.attempts}
+                for d in sent.get(r.message_id, [])
+            ],
+        }
+        for r in rows
+    ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from balmon.alerts import outbox
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
 from balmon.dashboard.params import Day, Page, known_id
+from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
 router = APIRouter(prefix="/api")
@@ -71,13 +73,26 @@ def cases(request: Request, who: Viewer, f: CaseQuery) -> dict[str, Any]:
     return {"items": items, "total": total, "page": f.page, "page_size": f.page_size}
 
 
-@router.get("/cases/{case_id}")
-def case(request: Request, who: Viewer, case_id: int) -> dict[str, Any]:
+def full_case(request: Request, case_id: int) -> dict[str, Any]:
+    """The case with its attempts, its alerts and their delivery, and the customer's last
+    30 business dates; 404 when there is no such case."""
     with engine_of(request).connect() as c:
         item = case_detail(c, known_id(case_id, "case"), regression_days=regression_days(request))
-    if item is None:
-        raise HTTPException(404, "no such case")
+        if item is None:
+            raise HTTPException(404, "no such case")
+        day = date.fromisoformat(item["business_date"])
+        item["alerts"] = outbox.alerts_of_case(c, day, item["customer_id"])
+        item["dates"] = [
+            {"business_date": d.isoformat(), "outcome": status}
+            for d, status in history_of(c, item["customer_id"], end=day)
+        ]
     return item
+
+
+@router.get("/cases/{case_id}")
+def case(request: Request, who: Viewer, case_id: int) -> dict[str, Any]:
+    """The case with its attempts, alerts and the customer's last 30 business dates."""
+    return full_case(request, case_id)
 
 
 @router.post("/cases/{case_id}/resolve")

@@ -12,13 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, engine_of
-from balmon.dashboard.case_api import CaseQuery, regression_days
+from balmon.dashboard.case_api import CaseQuery, full_case
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
 from balmon.errors import CODES
 from balmon.triage import (
     CaseFilter,
-    case_detail,
     count_cases,
     describe_regression,
     list_cases,
@@ -56,10 +55,7 @@ def _open_only(f: CaseFilter) -> CaseFilter:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case(request: Request, who: Viewer, case_id: int) -> HTMLResponse:
-    with engine_of(request).connect() as c:
-        item = case_detail(c, known_id(case_id, "case"), regression_days=regression_days(request))
-    if item is None:
-        raise HTTPException(404, "no such case")
+    item = full_case(request, case_id)
     regression = describe_regression(item["regression_of"]) if item["regression_of"] else None
     return page(request, "case.html", who, k=item, regression=regression, active="cases")
 

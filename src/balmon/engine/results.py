@@ -146,3 +146,21 @@ def fails_of_date(
     if limit is not None:
         page = page.limit(limit)
     return list(connection.execute(page).all()), int(total)
+
+
+def history_of(
+    connection: Connection, customer_id: str, *, end: date, dates: int = 30
+) -> list[tuple[date, str]]:
+    """The customer's latest outcome on each of its last `dates` business dates up to `end`,
+    oldest first."""
+    r = results.c
+    rows = connection.execute(
+        select(r.business_date, r.status)
+        .where(r.customer_id == customer_id, r.business_date <= end)
+        .order_by(r.business_date.desc(), r.run_id.desc())
+        .limit(dates * 4)  # a date may have several runs; the first row per date is the latest
+    ).all()
+    latest: dict[date, str] = {}
+    for day, status in rows:
+        latest.setdefault(day, status)
+    return sorted(latest.items())[-dates:]

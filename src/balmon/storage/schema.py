@@ -115,6 +115,8 @@ verification_results = Table(
     ),
     Index(None, "business_date", "customer_id"),
     Index(None, "business_date", "status"),
+    # A customer's history across dates (the case page's 30-date strip).
+    Index(None, "customer_id", "business_date"),
 )
 
 error_logs = Table(

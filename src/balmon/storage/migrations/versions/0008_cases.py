@@ -149,6 +149,11 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_cases_customer_id_business_date"), "cases", ["customer_id", "business_date"]
     )
+    op.create_index(
+        op.f("ix_verification_results_customer_id_business_date"),
+        "verification_results",
+        ["customer_id", "business_date"],
+    )
     for statement in _BACKFILL:
         op.execute(statement)
     for statement in TRIGGERS[_dialect()]:
@@ -179,4 +184,8 @@ def downgrade() -> None:
     for statement in drops[_dialect()]:
         op.execute(statement)
     op.drop_index(op.f("ix_cases_customer_id_business_date"), table_name="cases")
+    op.drop_index(
+        op.f("ix_verification_results_customer_id_business_date"),
+        table_name="verification_results",
+    )
     op.drop_table("cases")
