@@ -97,6 +97,8 @@ def test_the_case_page_shows_attempts_meaning_and_resolves(as_role: Login) -> No
     page = client.get(f"/cases/{case_id}")
     assert page.status_code == 200
     assert page.text.count("/errors/") >= 4 and "Suggested action" in page.text
+    assert "+00:" not in page.text  # times read 2026-11-27 06:00:00, not a cut-off offset
+    assert "+00:" not in client.get("/errors/1").text
     done = client.post(f"/cases/{case_id}/resolve", data={"notes": "fixed", "csrf_token": csrf})
     assert done.status_code == 303
     after = client.get(done.headers["location"]).text
