@@ -10,10 +10,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from balmon.dashboard.queries import top_customers
+from balmon.storage import make_engine
+from balmon.storage.schema import verification_runs
+from balmon.triage import CaseFilter, list_cases
 from tests.alerts.receivers import free_port
 
 pytestmark = pytest.mark.slow
@@ -43,7 +49,11 @@ def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
     balmon = [sys.executable, "-m", "balmon"]
     with (tmp_path / "demo.err").open("w") as err, (tmp_path / "demo.out").open("w") as out:
         demo = subprocess.Popen(
-            [*balmon, "demo", "--customers", "300"], cwd=tmp_path, env=env, stdout=out, stderr=err
+            [*balmon, "demo", "--customers", "300", "--history-days", "0"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
         )
     try:
         token = ""
@@ -84,3 +94,37 @@ def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
     assert (tmp_path / "demo.err").read_text().strip().splitlines()[
         -1
     ] == "balmon: stopped by SIGTERM"
+
+
+def test_the_demo_fills_a_history_with_resolved_and_recurring_cases(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
+    command = [sys.executable, "-m", "balmon", "demo", "--no-serve", "--customers", "400"]
+    done = subprocess.run(
+        [*command, "--history-days", "9"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "history: verifying 9 earlier business dates first..." in done.stdout
+    engine = make_engine(f"sqlite:///{tmp_path / 'balmon.db'}")
+    with engine.connect() as c:
+        dates = c.execute(select(verification_runs.c.business_date).distinct()).all()
+        today = max(d for (d,) in dates)
+        resolved, n_resolved = list_cases(c, CaseFilter(resolved=True, page_size=500))
+        _, recurring = list_cases(c, CaseFilter(day=today, regression=True))
+        top = top_customers(c, n=3, start=today - timedelta(days=6), end=today)
+    engine.dispose()
+    assert len(dates) == 10  # nine earlier dates and today
+    assert n_resolved > 0 and all(i["resolved_by"] == "demo-ops" for i in resolved)
+    assert all(i["business_date"] <= str(today - timedelta(days=7)) for i in resolved)
+    assert recurring > 0  # customers failing again after their case was resolved
+    assert top and top[0]["days"] == 7  # a recurring problem, every day of the week
+    again = subprocess.run(
+        [*command, "--history-days", "9"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0 and "history:" not in again.stdout  # done once

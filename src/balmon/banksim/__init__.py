@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from balmon.banksim.faults import REALISTIC_MIX, Fault, FaultPlan, parse_fault, read_faults
+from balmon.banksim.faults import (
+    REALISTIC_MIX,
+    DailyFaults,
+    Fault,
+    FaultPlan,
+    parse_fault,
+    read_faults,
+)
 from balmon.banksim.population import Population, customer_id, write_customers_csv
 from balmon.banksim.runner import (
     RunningSimulator,
@@ -16,6 +23,7 @@ from balmon.banksim.server import BankSimulator, SimulatorConfig, SimulatorState
 __all__ = [
     "REALISTIC_MIX",
     "BankSimulator",
+    "DailyFaults",
     "Fault",
     "FaultPlan",
     "Population",

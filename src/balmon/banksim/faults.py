@@ -105,3 +105,25 @@ class FaultPlan:
     def faulty(self, customer_ids: Iterable[str]) -> dict[str, Fault]:
         """The faults of `customer_ids` (for tests and the demo's explanation)."""
         return {c: f for c in customer_ids if (f := self.fault_for(c)) is not None}
+
+
+class DailyFaults(FaultPlan):
+    """A bank whose faults change from day to day, with a few customers failing every day.
+
+    For the demo's history: `day` picks which customers have a fault that day (a new draw
+    each date), while `recurring` of them (a fixed draw) fail every day with the same fault,
+    so the dashboard shows recurring problems, regressions and one-off trouble side by side.
+    """
+
+    def __init__(self, rate: float, seed: int, recurring: float) -> None:
+        super().__init__({}, rate, seed)
+        self._recurring = FaultPlan({}, recurring, seed=seed + 1_000_003)
+        self._base_seed = seed
+        self.day = 0
+
+    def fault_for(self, customer_id: str) -> Fault | None:
+        steady = self._recurring.fault_for(customer_id)
+        if steady is not None:
+            return steady
+        self._seed = self._base_seed + self.day
+        return super().fault_for(customer_id)
