@@ -12,7 +12,8 @@ From there on everything is here. `pipeline.AlertPipeline` groups `alerts` rows 
 `alert_messages` (`outbox.group`: one message per run and code), with one `alert_deliveries`
 row per message and channel, and delivers them through `channels` (Apprise), retrying with a
 backoff; `content` decides what each message says, `outbox` holds every query on the three
-tables.
+tables. Before grouping, alerts a silence covers (`triage/silences.py`) are held back and
+recorded with it; a regression (`triage/cases.py`) is named on its customer's line.
 """
 
 from __future__ import annotations
