@@ -8,11 +8,12 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from balmon import __version__
 from balmon.config import Settings
 from balmon.dashboard import (
     alert_pages,
@@ -50,7 +51,11 @@ class MetricsAccess(RequireRole):
 def create_app(
     *, settings: Settings, engine: Engine, run_starter: RunStarter | None = None
 ) -> FastAPI:
-    app = FastAPI(title="balmon", docs_url=None, redoc_url=None, openapi_url=None)
+    # The OpenAPI document is served by `openapi_document`, to logged-in users only, and
+    # without Swagger UI (it would load scripts from a CDN the CSP rightly forbids).
+    app = FastAPI(
+        title="balmon", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.engine = engine
     # Runs started from the Runs page go through the same claim as the scheduler's, in this
@@ -67,14 +72,28 @@ def create_app(
     app.include_router(fails.api_router)
     app.include_router(silence_routes.api_router)
     app.include_router(alert_pages.api_router)
-    app.include_router(pages.router)
-    app.include_router(case_pages.router)
-    app.include_router(fails.page_router)
-    app.include_router(silence_routes.page_router)
-    app.include_router(alert_pages.page_router)
-    app.add_api_route("/healthz", healthz, methods=["GET"])
-    app.add_api_route("/metrics", metrics_route, methods=["GET"])
+    for router in (
+        pages.router,
+        case_pages.router,
+        fails.page_router,
+        silence_routes.page_router,
+        alert_pages.page_router,
+    ):
+        app.include_router(router, include_in_schema=False)  # pages: the API is the contract
+    app.add_api_route(
+        "/api/openapi.json", openapi_document, methods=["GET"], include_in_schema=False
+    )
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics_route, methods=["GET"], include_in_schema=False)
     return app
+
+
+def openapi_document(
+    request: Request, who: Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
+) -> JSONResponse:
+    """The API's OpenAPI document (logged-in users: it maps every route)."""
+    app: FastAPI = request.app
+    return JSONResponse(app.openapi())
 
 
 def healthz(request: Request) -> PlainTextResponse:
