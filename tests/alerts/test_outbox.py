@@ -16,6 +16,7 @@ from balmon.config.settings import AlertSettings
 from balmon.errors import GroupTaken
 from balmon.storage.schema import alert_deliveries, alert_messages, alerts
 from balmon.storage.states import DeliveryStatus
+from balmon.triage import silences
 from tests.conftest import on_backends
 from tests.engine.seed import DAY, add_run
 
@@ -165,3 +166,16 @@ def test_a_long_title_is_cut_visibly_to_its_column(engine: Engine) -> None:
         )
         title = c.scalar(select(alert_messages.c.title).where(alert_messages.c.id == message_id))
     assert len(title) == limits.TITLE and title.endswith("...")
+
+
+def test_an_alert_a_silence_covers_never_joins_a_message(engine: Engine) -> None:
+    run_id = add_run(engine, [])
+    _alerts(engine, run_id, [("C1", "TIMEOUT", 0)])
+    with engine.connect() as c:
+        [key] = outbox.ready_groups(c, older_than=None, run_id=run_id)
+    # The silence arrives after the groups were read (another process's hold-back missed it).
+    silences.add(engine, silences.NewSilence("C1", None, "known"), actor="ops", now=T0)
+    with pytest.raises(GroupTaken), engine.begin() as c:
+        outbox.group(c, key, settings=_settings(), channels=CHANNELS, now=T0 + timedelta(1))
+    with engine.connect() as c:
+        assert c.execute(select(alert_messages)).all() == []

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, update
 
@@ -62,7 +63,7 @@ def test_a_case_has_every_attempt_and_resolving_it_resolves_them_all(as_role: Lo
         json={"notes": "bank restarted the API"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert done.json() == {"id": case_id, "resolved": True}
+    assert done.json() == {"id": case_id, "resolved": True, "attempts_resolved": 4}
     attempts = viewer.get("/api/errors?customer_id=T1").json()["items"]
     assert len(attempts) == 4 and all(a["resolved"] for a in attempts)
     assert [i["customer_id"] for i in viewer.get(f"/api/cases?date={DAY}").json()["items"]] == [
@@ -314,3 +315,50 @@ def test_a_case_shows_its_alerts_and_the_customers_last_business_dates(
     page = client.get(f"/cases/{case_id}").text
     assert page.count('class="UNAVAILABLE here"') == 1 and 'class="FAIL"' in page
     assert 'data-testid="case-alert"' in page and "json://x #1" in page
+
+
+def test_review_findings_on_cases_and_silences(engine: Engine, as_role: Login) -> None:
+    operator, csrf = as_role("operator")
+    headers = {"X-CSRF-Token": csrf}
+    case_id = _case_id(operator, "N1")
+    first = operator.post(f"/api/cases/{case_id}/resolve", json={"notes": "fixed"}, headers=headers)
+    assert first.json()["attempts_resolved"] == 1
+    # Resolving again changes nothing and says so: the record matches the attempts' history.
+    again = operator.post(f"/api/cases/{case_id}/resolve", json={"notes": "x"}, headers=headers)
+    assert again.status_code == 409
+    assert operator.get(f"/api/cases/{case_id}").json()["resolution_notes"] == "fixed"
+    # A new failed attempt reopens the case; its old resolution is not shown as current.
+    with engine.begin() as c:
+        c.execute(insert(error_logs).values(
+            business_date=DAY, customer_id="N1", error_code="NULL_BALANCE", retry_count=0,
+            error_message="null again", logged_at=START + timedelta(hours=1)))  # fmt: skip
+    page = operator.get(f"/cases/{case_id}").text
+    assert 'data-testid="status">open' in page and "<dt>Resolution</dt>" not in page
+    # No silence is recorded for a case that does not exist.
+    missing = operator.post(
+        "/cases/999999/silence",
+        data={"scope": "both", "customer_id": "N1", "error_code": "NULL_BALANCE",
+              "reason": "r", "csrf_token": csrf},
+    )  # fmt: skip
+    assert missing.status_code == 404
+    assert operator.get("/api/silences?active=false").json()["items"] == []
+    long_id = operator.post(
+        "/api/silences", json={"customer_id": "C" * 51, "reason": "r"}, headers=headers
+    )
+    assert long_id.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/cases?customer_id=a%00b",
+        "/api/errors?customer_id=a%00b",
+        "/api/fails?customer_id=a%00b",
+        "/api/cases?code=NOT_A_CODE",
+        "/api/errors?code=%00",
+        f"/api/cases?customer_id={'C' * 51}",
+    ],
+)
+def test_values_no_database_accepts_are_refused(as_role: Login, path: str) -> None:
+    client, _ = as_role("viewer")
+    assert client.get(path).status_code == 422

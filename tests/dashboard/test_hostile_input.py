@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
+from balmon.dashboard.security import LoginThrottle
 from balmon.storage.schema import error_logs
 from tests.dashboard.seed import DAY, START, XSS_ID
 
@@ -203,3 +204,10 @@ def test_static_files_are_cached_for_long_under_a_content_hash(as_role: Login) -
     assert "immutable" in script.headers["cache-control"]
     unversioned = client.get("/static/chart.umd.min.js")
     assert "immutable" not in unversioned.headers["cache-control"]
+
+
+def test_looking_up_unknown_names_does_not_grow_the_login_throttle() -> None:
+    throttle = LoginThrottle()
+    for n in range(1000):
+        assert not throttle.blocked(f"guess{n}", "203.0.113.9")
+    assert throttle._failures == {}

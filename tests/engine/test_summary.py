@@ -96,3 +96,19 @@ def test_the_printed_summary_and_json_carry_the_counts(engine: Engine) -> None:
     data = json.loads(summary.to_json())
     assert (data["pass"], data["fail"], data["unavailable"]) == (2, 1, 3)
     assert data["duration_seconds"] == 3.0 and data["customers_per_second"] == 2.0
+
+
+@on_backends()
+def test_a_customers_history_is_its_latest_outcome_on_each_of_its_last_dates(
+    engine: Engine,
+) -> None:
+    for back in range(5):
+        day = DAY - timedelta(days=back)
+        add_run(engine, [("T1", "UNAVAILABLE", "TIMEOUT", 4)], day=day)
+        # Several runs on one date: the latest counts, and still five dates come back.
+        for _ in range(5):
+            add_run(engine, [("T1", "PASS", None, 1)], day=day, kind="rerun")
+    add_run(engine, [("T1", "FAIL", None, 1)], day=DAY + timedelta(days=1))
+    with engine.connect() as c:
+        history = results.history_of(c, "T1", end=DAY, dates=3)
+    assert history == [(DAY - timedelta(days=n), "PASS") for n in (2, 1, 0)]

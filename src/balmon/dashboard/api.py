@@ -16,7 +16,16 @@ from sqlalchemy import Engine
 
 from balmon.dashboard import queries
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.params import Day, Notes, Page, known_id, parse_day, window_start
+from balmon.dashboard.params import (
+    Code,
+    CustomerId,
+    Day,
+    Notes,
+    Page,
+    known_id,
+    parse_day,
+    window_start,
+)
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
@@ -52,9 +61,9 @@ def _boolean(value: str) -> bool:
 
 def error_filter(
     date: str | None = None,
-    code: str | None = None,
+    code: Code | None = None,
     severity: str | None = None,
-    customer_id: str | None = None,
+    customer_id: CustomerId | None = None,
     resolved: str | None = None,
     sort: str = "-logged_at",
     page: Page = 1,

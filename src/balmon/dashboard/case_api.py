@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from balmon.alerts import outbox
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
-from balmon.dashboard.params import Day, Page, known_id
+from balmon.dashboard.params import Code, CustomerId, Day, Page, known_id
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
@@ -36,9 +36,9 @@ def case_filter(
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to")] = None,
     outcome: Annotated[str, Query(pattern="^(" + "|".join(OUTCOMES) + ")$")] = "all",
-    code: str | None = None,
+    code: Code | None = None,
     severity: Annotated[str | None, Query(pattern="^(?i:low|medium|high|critical)$")] = None,
-    customer_id: str | None = None,
+    customer_id: CustomerId | None = None,
     resolved: str | None = "false",
     regression: str | None = None,
     silenced: str | None = None,
@@ -105,9 +105,11 @@ def resolve(request: Request, who: Operator, case_id: int, body: ResolveBody) ->
         actor=who.name,
         now=datetime.now(UTC),
     )
-    if not done:
+    if done is None:
         raise HTTPException(404, "no such case")
-    return {"id": case_id, "resolved": True}
+    if done == 0:
+        raise HTTPException(409, "the case is resolved already")
+    return {"id": case_id, "resolved": True, "attempts_resolved": done}
 
 
 @router.post("/cases/resolve")

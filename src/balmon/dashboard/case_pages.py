@@ -86,6 +86,6 @@ def resolve(
         actor=who.name,
         now=datetime.now(UTC),
     )
-    if not done:
+    if done is None:
         raise HTTPException(404, "no such case")
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

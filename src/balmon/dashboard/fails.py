@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from balmon.dashboard.api import Viewer, default_day, engine_of, spreadsheet_cell
 from balmon.dashboard.pages import page
-from balmon.dashboard.params import Day, Page
+from balmon.dashboard.params import CustomerId, Day, Page
 from balmon.engine.results import fails_of_date
 
 api_router = APIRouter(prefix="/api")
@@ -46,7 +46,7 @@ def fails(
     request: Request,
     who: Viewer,
     date: Day | None = None,
-    customer_id: str | None = None,
+    customer_id: CustomerId | None = None,
     page: Page = 1,
     page_size: PageSize = 100,
 ) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def fails(
 
 @api_router.get("/fails.csv")
 def fails_csv(
-    request: Request, who: Viewer, date: Day | None = None, customer_id: str | None = None
+    request: Request, who: Viewer, date: Day | None = None, customer_id: CustomerId | None = None
 ) -> StreamingResponse:
     day = default_day(request, date)
 
@@ -83,7 +83,7 @@ def fails_page(
     request: Request,
     who: Viewer,
     date: Day | None = None,
-    customer_id: str | None = None,
+    customer_id: CustomerId | None = None,
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     day = default_day(request, date)

@@ -16,6 +16,9 @@ from fastapi import HTTPException, Query
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from balmon import limits
+from balmon.errors import CODES
+
+CODES_BY_NAME = frozenset(code.value for code in CODES)
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
@@ -44,7 +47,24 @@ def _not_blank(text: str) -> str:
     return text
 
 
+def _printable(text: str) -> str:
+    # PostgreSQL refuses a NUL in any text: a 500 there, so a 422 here.
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+def _known_code(text: str) -> str:
+    if text and text not in CODES_BY_NAME:
+        raise ValueError("not an error code (see /codes)")
+    return text
+
+
 Day = Annotated[date, BeforeValidator(parse_day)]
+CustomerId = Annotated[
+    str, StringConstraints(max_length=limits.CUSTOMER_ID), AfterValidator(_printable)
+]
+Code = Annotated[str, AfterValidator(_known_code)]
 # Resolution notes: an audit record, so never empty or only spaces.
 Notes = Annotated[str, StringConstraints(max_length=limits.NOTES), AfterValidator(_not_blank)]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]

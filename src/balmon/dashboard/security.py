@@ -100,9 +100,14 @@ class LoginThrottle:
         self._failures.pop(("user", user.casefold()), None)
 
     def _recent(self, key: tuple[str, str]) -> int:
-        failures = self._failures[key]
+        # .get, not [key]: looking must not create an entry, or guessed names would pile up.
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0
         while failures and failures[0] < time.monotonic() - self._window:
             failures.popleft()
+        if not failures:
+            del self._failures[key]
         return len(failures)
 
 

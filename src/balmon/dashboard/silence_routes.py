@@ -11,16 +11,16 @@ from pydantic import BaseModel, ValidationError
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, engine_of
-from balmon.dashboard.params import Day, Notes, known_id
+from balmon.dashboard.params import CustomerId, Day, Notes, known_id
 from balmon.errors import ErrorCode, UserError
-from balmon.triage import silences
+from balmon.triage import case_detail, silences
 
 api_router = APIRouter(prefix="/api")
 page_router = APIRouter()
 
 
 class SilenceBody(BaseModel):
-    customer_id: str | None = None
+    customer_id: CustomerId | None = None
     error_code: ErrorCode | None = None
     reason: Notes
     expires: Day | None = None  # the silence ends at the start of this date (UTC)
@@ -80,6 +80,9 @@ def silence_from_case(
     reason: Annotated[Notes, Form()],
     expires: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
+    with engine_of(request).connect() as c:  # the case first: no silence for a wrong id
+        if case_detail(c, known_id(case_id, "case")) is None:
+            raise HTTPException(404, "no such case")
     try:
         body = SilenceBody(
             customer_id=customer_id if scope in ("customer", "both") else None,

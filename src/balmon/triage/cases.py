@@ -240,14 +240,16 @@ def case_detail(
     return item
 
 
-def resolve_case(engine: Engine, case_id: int, *, notes: str, actor: str, now: datetime) -> bool:
-    """Resolve every open attempt of the case, in one transaction; False when no such case."""
+def resolve_case(
+    engine: Engine, case_id: int, *, notes: str, actor: str, now: datetime
+) -> int | None:
+    """Resolve every open attempt of the case, in one transaction; how many (0: it was
+    resolved already, and its recorded resolution stays), or None when there is no such case."""
     with engine.begin() as c:
         row = c.execute(select(cases).where(C.id == case_id)).first()
         if row is None:
-            return False
-        _resolve(c, row, notes=notes, actor=actor, now=now)
-    return True
+            return None
+        return _resolve(c, row, notes=notes, actor=actor, now=now)
 
 
 def _prior(c: Connection, case_id: int | None) -> dict[str, Any] | None:
@@ -282,17 +284,15 @@ def resolve_matching(
     return len(rows)
 
 
-def _resolve(c: Connection, row: Any, *, notes: str, actor: str, now: datetime) -> None:
-    c.execute(
+def _resolve(c: Connection, row: Any, *, notes: str, actor: str, now: datetime) -> int:
+    # The trigger copies the resolution onto the case; an already resolved case is left as
+    # it is, so its record always matches an entry of the attempts' history.
+    done = c.execute(
         update(error_logs)
         .where(*_attempts_of(row), E.resolved.is_(False))
         .values(resolved=True, resolution_notes=notes, resolved_by=actor, resolved_at=now)
     )
-    c.execute(
-        update(cases)
-        .where(C.id == row.id)
-        .values(resolved_by=actor, resolved_at=now, resolution_notes=notes)
-    )
+    return int(done.rowcount or 0)
 
 
 def cases_by_code(c: Connection, day: date) -> list[dict[str, Any]]:
