@@ -58,10 +58,16 @@ def _open(breaker: CircuitBreaker, clock: ManualClock) -> None:
     assert breaker.is_open
 
 
+async def _settle() -> None:
+    """Let every ready task run until it waits (no wall-clock time passes)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
 async def _blocks(queue: WorkQueue) -> bool:
     """Whether `take` has nothing to hand out now (it would sleep)."""
     taking = asyncio.create_task(queue.take())
-    await asyncio.sleep(0.01)
+    await _settle()
     blocked = not taking.done()
     taking.cancel()
     return blocked
@@ -114,7 +120,7 @@ async def test_the_end_waits_for_active_jobs_which_may_still_park_a_retry() -> N
     job = await queue.take()
     assert job is not None
     ending = asyncio.create_task(queue.take())
-    await asyncio.sleep(0.01)
+    await _settle()
     assert not ending.done()  # a job is still active: its customer may need a retry
     queue.park(job, 0.0)
     queue.done()  # finishing a job frees its slot and wakes the waiting taker

@@ -8,19 +8,22 @@ import typer
 
 from balmon import aio
 from balmon.alerts import AlertPipeline, outbox
-from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
+from balmon.cli.common import (
+    ConfigOption,
+    exit_on_error,
+    fail,
+    ready_engine,
+    settings_or_exit,
+)
 from balmon.clock import SystemClock
 from balmon.config import Settings
-from balmon.storage import ensure_schema, make_engine
 
 app = typer.Typer(help="The alert outbox: flush, list, test.", no_args_is_help=True)
 
 
 def _pipeline(settings: Settings) -> AlertPipeline:
-    engine = make_engine(settings.database.url)
-    ensure_schema(engine)
     return AlertPipeline(
-        engine=engine,
+        engine=ready_engine(settings),
         settings=settings.alerts,
         clock=SystemClock(),
         regression_days=settings.triage.regression_days,
@@ -64,8 +67,7 @@ def list_command(
     """Show the newest messages of the outbox with each channel's delivery state."""
     settings = settings_or_exit(config)
     with exit_on_error():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
+        engine = ready_engine(settings)
         with engine.connect() as connection:
             rows = outbox.listing(connection, pending_only=pending, limit=limit)
     widths = (5, 19, 7, 18, 5, 32, 8, 5)

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from balmon import limits, logs
 from balmon.config import Settings, load_settings
 from balmon.errors import BalmonError, ConfigError, StorageError
+from balmon.storage import ensure_schema, make_engine
 
 ConfigOption = Annotated[
     Path | None,
@@ -48,6 +50,13 @@ def settings_or_exit(config: Path | None) -> Settings:
             err=True,
         )
     return settings
+
+
+def ready_engine(settings: Settings) -> Engine:
+    """An engine on the configured database, its schema migrated to this version."""
+    engine = make_engine(settings.database.url)
+    ensure_schema(engine)
+    return engine
 
 
 def _database_reason(exc: DBAPIError) -> str:

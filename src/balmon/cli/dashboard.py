@@ -10,21 +10,17 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
+from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
 from balmon.dashboard import auth
 from balmon.dashboard.auth import Role
 from balmon.errors import UserError
-from balmon.storage import ensure_schema, make_engine
 
 users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (Authorization: Bearer TOKEN).", no_args_is_help=True)
 
 
 def _engine(config: Path | None) -> Engine:
-    settings = settings_or_exit(config)
-    engine = make_engine(settings.database.url)
-    ensure_schema(engine)
-    return engine
+    return ready_engine(settings_or_exit(config))
 
 
 def _read_password() -> str:

@@ -9,18 +9,15 @@ import typer
 from sqlalchemy import Engine
 
 from balmon import aio, service
-from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
+from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
 from balmon.config import Settings
 from balmon.engine.state import DateState, date_status
 from balmon.lifecycle import Shutdown
-from balmon.storage import ensure_schema, make_engine
 
 
 def _schema(settings: Settings) -> Engine:
     with exit_on_error():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
-    return engine
+        return ready_engine(settings)
 
 
 def _require_runnable(settings: Settings) -> None:

@@ -8,9 +8,14 @@ from typing import Annotated
 
 import typer
 
-from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
+from balmon.cli.common import (
+    ConfigOption,
+    exit_on_error,
+    fail,
+    ready_engine,
+    settings_or_exit,
+)
 from balmon.errors import CODES, UserError
-from balmon.storage import ensure_schema, make_engine
 from balmon.triage import silences
 
 app = typer.Typer(help="Silences: known issues not to alert about.", no_args_is_help=True)
@@ -49,8 +54,7 @@ def add_command(
     settings = settings_or_exit(config)
     new = silences.NewSilence(customer, code, reason, _expiry(expires))
     with exit_on_error():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
+        engine = ready_engine(settings)
         try:
             silence_id = silences.add(engine, new, actor=_actor(by), now=datetime.now(UTC))
         except UserError as exc:
@@ -66,8 +70,7 @@ def list_command(
     """Silences in force (or all), newest first, with who added or expired them."""
     settings = settings_or_exit(config)
     with exit_on_error():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
+        engine = ready_engine(settings)
         with engine.connect() as c:
             items = silences.listing(c, now=datetime.now(UTC), active_only=not show_all)
     for s in items:
@@ -88,8 +91,7 @@ def expire_command(
     """End a silence now (it stays on record with who ended it)."""
     settings = settings_or_exit(config)
     with exit_on_error():
-        engine = make_engine(settings.database.url)
-        ensure_schema(engine)
+        engine = ready_engine(settings)
         done = silences.expire(engine, silence_id, actor=_actor(by), now=datetime.now(UTC))
     if not done:
         fail(f"no silence {silence_id} in force", 1)

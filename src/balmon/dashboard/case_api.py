@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from balmon.alerts import outbox
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
+from balmon.dashboard.auth import Principal
 from balmon.dashboard.params import Code, CustomerId, Day, Page, known_id
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
@@ -115,9 +116,13 @@ def resolve(request: Request, who: Operator, case_id: int, body: ResolveBody) ->
 @router.post("/cases/resolve")
 def resolve_all(request: Request, who: Operator, f: CaseQuery, body: ResolveBody) -> dict[str, Any]:
     """Resolve every open case the filter matches; a date or customer is required."""
+    return {"resolved": resolve_bulk(request, who, f, body.notes)}
+
+
+def resolve_bulk(request: Request, who: Principal, f: CaseFilter, notes: str) -> int:
+    """Resolve every open case `f` matches (the API's and the queue page's bulk resolve)."""
     if f.day is None and f.start is None and f.customer_id is None:
         raise HTTPException(422, "a bulk resolve needs a date, a date range or a customer")
-    count = resolve_matching(
-        engine_of(request), f, notes=body.notes, actor=who.name, now=datetime.now(UTC)
+    return resolve_matching(
+        engine_of(request), f, notes=notes, actor=who.name, now=datetime.now(UTC)
     )
-    return {"resolved": count}

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, engine_of
-from balmon.dashboard.case_api import CaseQuery, full_case
+from balmon.dashboard.case_api import CaseQuery, full_case, resolve_bulk
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
 from balmon.errors import CODES
@@ -22,7 +22,6 @@ from balmon.triage import (
     describe_regression,
     list_cases,
     resolve_case,
-    resolve_matching,
 )
 
 router = APIRouter()
@@ -64,11 +63,7 @@ def case(request: Request, who: Viewer, case_id: int) -> HTMLResponse:
 def resolve_all(
     request: Request, who: Operator, f: CaseQuery, notes: Annotated[Notes, Form()]
 ) -> RedirectResponse:
-    if f.day is None and f.start is None and f.customer_id is None:
-        raise HTTPException(422, "a bulk resolve needs a date or a customer filter")
-    count = resolve_matching(
-        engine_of(request), _open_only(f), notes=notes, actor=who.name, now=datetime.now(UTC)
-    )
+    count = resolve_bulk(request, who, f, notes)
     response = RedirectResponse(f"/cases?{urlencode(request.query_params)}", status_code=303)
     noun = "case" if count == 1 else "cases"
     flash.flash(request, response, f"{count} {noun} resolved", good=True)

@@ -89,13 +89,18 @@ def completed_dates(connection: Connection, days: list[date]) -> set[date]:
     return {day for day, status in newest.items() if status == RunStatus.COMPLETED}
 
 
-def has_completed(engine: Engine, day: date) -> bool:
-    """Whether `day`'s newest run completed; False for a database balmon never set up."""
+def completed_in(engine: Engine, days: list[date]) -> set[date]:
+    """Which of `days` have a completed newest run; none for a database balmon never set up."""
     if current_revision(engine) is None:
-        return False
+        return set()
     ensure_schema(engine)
     with engine.connect() as connection:
-        return bool(completed_dates(connection, [day]))
+        return completed_dates(connection, days)
+
+
+def has_completed(engine: Engine, day: date) -> bool:
+    """Whether `day`'s newest run completed; False for a database balmon never set up."""
+    return day in completed_in(engine, [day])
 
 
 def runs_by_status(connection: Connection) -> dict[str, int]:
