@@ -362,3 +362,17 @@ def test_review_findings_on_cases_and_silences(engine: Engine, as_role: Login) -
 def test_values_no_database_accepts_are_refused(as_role: Login, path: str) -> None:
     client, _ = as_role("viewer")
     assert client.get(path).status_code == 422
+
+
+def test_the_landing_queue_is_the_latest_business_dates_work(
+    engine: Engine, as_role: Login
+) -> None:
+    with engine.begin() as c:  # an older open case must not crowd today's
+        c.execute(insert(error_logs).values(
+            business_date=DAY - timedelta(days=5), customer_id="OLD1", error_code="TIMEOUT",
+            retry_count=0, error_message="slow", logged_at=START - timedelta(days=5)))  # fmt: skip
+    client, _ = as_role("operator")
+    landing = client.get("/cases").text
+    assert landing.count('data-testid="case-row"') == 4 and "OLD1" not in landing
+    assert f'value="{DAY}"' in landing and f'action="/cases/resolve?date={DAY}' in landing
+    assert "OLD1" in client.get("/cases?customer_id=OLD1").text  # any date when asked

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from balmon.dashboard import flash
-from balmon.dashboard.api import Operator, Viewer, engine_of
+from balmon.dashboard.api import Operator, Viewer, default_day, engine_of
 from balmon.dashboard.case_api import CaseQuery, full_case, resolve_bulk
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
@@ -29,10 +29,15 @@ router = APIRouter()
 
 @router.get("/cases", response_class=HTMLResponse)
 def queue(request: Request, who: Viewer, f: CaseQuery) -> HTMLResponse:
+    if f.day is None and f.start is None and f.end is None and not f.customer_id:
+        # The landing page is the day's work: the latest business date unless one is asked.
+        f = replace(f, day=default_day(request, None))
+    params = {k: v for k, v in request.query_params.items() if k != "page"}
+    if f.day is not None:
+        params.setdefault("date", f.day.isoformat())  # the bulk form acts on what is shown
     with engine_of(request).connect() as c:
         items, total = list_cases(c, f)
         open_count = count_cases(c, _open_only(f)) if f.resolved is not True else 0
-    params = {k: v for k, v in request.query_params.items() if k != "page"}
     return page(
         request,
         "cases.html",
