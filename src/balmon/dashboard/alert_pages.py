@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from balmon.alerts import outbox
+from balmon.dashboard import models
 from balmon.dashboard.api import Viewer, engine_of
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Page
 
-api_router = APIRouter(prefix="/api")
+api_router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 page_router = APIRouter()
 PAGE_SIZE = 50
 
@@ -57,7 +58,7 @@ def _messages(request: Request, page_no: int, size: int) -> tuple[list[dict[str,
     return items, total
 
 
-@api_router.get("/alerts")
+@api_router.get("/alerts", response_model=models.Messages)
 def alerts_api(
     request: Request,
     who: Viewer,

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from balmon.dashboard import queries
+from balmon.dashboard import models, queries
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import (
     Code,
@@ -31,7 +31,7 @@ from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
 from balmon.scheduling.launcher import LaunchState
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 T = TypeVar("T")
 Viewer = Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(RequireRole(Role.OPERATOR))]
@@ -91,20 +91,24 @@ def default_day(request: Request, day: date | None) -> date:
         return queries.latest_date(c) or datetime.now(UTC).date()
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=models.Summary)
 def summary(request: Request, who: Viewer, date: Day | None = None) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         return queries.summary(c, default_day(request, date))
 
 
-@router.get("/errors")
+@router.get("/errors", response_model=models.AttemptPage, response_model_exclude_unset=True)
 def errors(request: Request, who: Viewer, f: Filter) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         items, total = queries.list_errors(c, f, with_trace=who.can(Role.ADMIN))
     return {"items": items, "total": total, "page": f.page, "page_size": f.page_size}
 
 
-@router.get("/errors.csv")
+@router.get(
+    "/errors.csv",
+    response_class=StreamingResponse,
+    responses=models.csv_file("Matching attempts as CSV"),
+)
 def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
     columns = [
         "id",
@@ -153,7 +157,12 @@ def spreadsheet_cell(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-@router.get("/errors/{error_id}")
+@router.get(
+    "/errors/{error_id}",
+    response_model=models.AttemptDetail,
+    response_model_exclude_unset=True,
+    responses=models.problems(404),
+)
 def error_detail(request: Request, who: Viewer, error_id: int) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         item = queries.error_detail(c, known_id(error_id, "error"), with_trace=who.can(Role.ADMIN))
@@ -166,7 +175,11 @@ class ResolveBody(BaseModel):
     notes: Notes
 
 
-@router.post("/errors/{error_id}/resolve")
+@router.post(
+    "/errors/{error_id}/resolve",
+    response_model=models.AttemptResolved,
+    responses=models.problems(404),
+)
 def resolve_error(
     request: Request, who: Operator, error_id: int, body: ResolveBody
 ) -> dict[str, Any]:
@@ -181,7 +194,7 @@ def resolve_error(
     return {"id": error_id, "resolved": True}
 
 
-@router.post("/errors/resolve")
+@router.post("/errors/resolve", response_model=models.ResolvedCount)
 def resolve_errors(request: Request, who: Operator, f: Filter, body: ResolveBody) -> dict[str, Any]:
     if f.date is None and f.code is None and f.customer_id is None:
         raise HTTPException(422, "a bulk resolve needs at least a date, code or customer_id filter")
@@ -191,7 +204,7 @@ def resolve_errors(request: Request, who: Operator, f: Filter, body: ResolveBody
     return {"resolved": count}
 
 
-@router.get("/trends")
+@router.get("/trends", response_model=models.Trends)
 def trends(
     request: Request,
     who: Viewer,
@@ -214,7 +227,7 @@ def trends(
     }
 
 
-@router.get("/top-customers")
+@router.get("/top-customers", response_model=models.TopCustomers)
 def top_customers(
     request: Request,
     who: Viewer,
@@ -228,7 +241,7 @@ def top_customers(
         return {"items": queries.top_customers(c, n=n, start=start, end=end)}
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=models.Runs)
 def runs(request: Request, who: Viewer) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         return {"items": queries.runs(c)}
@@ -238,7 +251,18 @@ class StartRun(BaseModel):
     date: Day
 
 
-@router.post("/runs", status_code=202)
+@router.post(
+    "/runs",
+    status_code=202,
+    response_model=models.Launched,
+    responses={
+        409: {"model": models.Launched, "description": "Another run holds the date"},
+        422: {
+            "model": models.Launched | models.Problem,
+            "description": "The run could not start, or the date cannot be used",
+        },
+    },
+)
 async def start_run(
     request: Request, response: Response, who: Admin, body: StartRun
 ) -> dict[str, Any]:

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from balmon.alerts import outbox
+from balmon.dashboard import models
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
 from balmon.dashboard.auth import Principal
 from balmon.dashboard.params import Code, CustomerId, Day, Page, known_id
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 OUTCOMES = ("all", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
 
 
@@ -66,7 +67,7 @@ def case_filter(
 CaseQuery = Annotated[CaseFilter, Depends(case_filter)]
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=models.CasePage)
 def cases(request: Request, who: Viewer, f: CaseQuery) -> dict[str, Any]:
     """Cases, open ones by default: UNAVAILABLE first, then by severity and age."""
     with engine_of(request).connect() as c:
@@ -90,13 +91,17 @@ def full_case(request: Request, case_id: int) -> dict[str, Any]:
     return item
 
 
-@router.get("/cases/{case_id}")
+@router.get("/cases/{case_id}", response_model=models.CaseDetail, responses=models.problems(404))
 def case(request: Request, who: Viewer, case_id: int) -> dict[str, Any]:
     """The case with its attempts, alerts and the customer's last 30 business dates."""
     return full_case(request, case_id)
 
 
-@router.post("/cases/{case_id}/resolve")
+@router.post(
+    "/cases/{case_id}/resolve",
+    response_model=models.CaseResolved,
+    responses=models.problems(404, 409),
+)
 def resolve(request: Request, who: Operator, case_id: int, body: ResolveBody) -> dict[str, Any]:
     """Resolve every attempt of the case (the attempts keep their own history)."""
     done = resolve_case(
@@ -113,7 +118,7 @@ def resolve(request: Request, who: Operator, case_id: int, body: ResolveBody) ->
     return {"id": case_id, "resolved": True, "attempts_resolved": done}
 
 
-@router.post("/cases/resolve")
+@router.post("/cases/resolve", response_model=models.ResolvedCount)
 def resolve_all(request: Request, who: Operator, f: CaseQuery, body: ResolveBody) -> dict[str, Any]:
     """Resolve every open case the filter matches; a date or customer is required."""
     return {"resolved": resolve_bulk(request, who, f, body.notes)}

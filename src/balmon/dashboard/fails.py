@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from balmon.dashboard import models
 from balmon.dashboard.api import Viewer, default_day, engine_of, spreadsheet_cell
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import CustomerId, Day, Page
 from balmon.engine.results import fails_of_date
 
-api_router = APIRouter(prefix="/api")
+api_router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 page_router = APIRouter()
 PageSize = Annotated[int, Query(ge=1, le=500)]
 COLUMNS = ("customer_id", "balance", "min_balance", "shortfall", "checked_at", "run_id")
@@ -41,7 +42,7 @@ def _page(request: Request, day: Any, customer_id: str | None, page_no: int, siz
     return [_item(r) for r in rows], total
 
 
-@api_router.get("/fails")
+@api_router.get("/fails", response_model=models.Fails)
 def fails(
     request: Request,
     who: Viewer,
@@ -56,7 +57,11 @@ def fails(
     return {"date": day.isoformat(), "items": items, "total": total}
 
 
-@api_router.get("/fails.csv")
+@api_router.get(
+    "/fails.csv",
+    response_class=StreamingResponse,
+    responses=models.csv_file("The FAIL list as CSV"),
+)
 def fails_csv(
     request: Request, who: Viewer, date: Day | None = None, customer_id: CustomerId | None = None
 ) -> StreamingResponse:

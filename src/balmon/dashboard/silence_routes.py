@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 
-from balmon.dashboard import flash
+from balmon.dashboard import flash, models
 from balmon.dashboard.api import Operator, Viewer, engine_of
 from balmon.dashboard.params import CustomerId, Day, Notes, known_id
 from balmon.errors import ErrorCode, UserError
 from balmon.triage import case_detail, silences
 
-api_router = APIRouter(prefix="/api")
+api_router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 page_router = APIRouter()
 
 
@@ -43,7 +43,7 @@ def _add(request: Request, who: Any, body: SilenceBody) -> int:
         raise HTTPException(422, str(exc)) from None
 
 
-@api_router.get("/silences")
+@api_router.get("/silences", response_model=models.Silences)
 def list_silences(request: Request, who: Viewer, active: bool = True) -> dict[str, Any]:
     """Silences in force (or all, with `active=false`), newest first."""
     with engine_of(request).connect() as c:
@@ -51,12 +51,16 @@ def list_silences(request: Request, who: Viewer, active: bool = True) -> dict[st
     return {"items": items}
 
 
-@api_router.post("/silences", status_code=201)
+@api_router.post("/silences", status_code=201, response_model=models.Created)
 def add_silence(request: Request, who: Operator, body: SilenceBody) -> dict[str, Any]:
     return {"id": _add(request, who, body)}
 
 
-@api_router.post("/silences/{silence_id}/expire")
+@api_router.post(
+    "/silences/{silence_id}/expire",
+    response_model=models.Expired,
+    responses=models.problems(404),
+)
 def expire_silence(request: Request, who: Operator, silence_id: int) -> dict[str, Any]:
     done = silences.expire(
         engine_of(request),
