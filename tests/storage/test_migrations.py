@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, inspect, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from balmon.errors import CODES
@@ -109,38 +109,35 @@ def test_ensure_schema_is_idempotent(fresh_url: str) -> None:
 
 
 @on_backends()
-def test_the_customer_day_rollup_follows_every_insert(engine: Engine) -> None:
-    from datetime import date, timedelta
+def test_the_retired_rollup_is_gone_and_comes_back_on_downgrade(fresh_url: str) -> None:
+    """0010 drops error_customer_days and its trigger (cases replaced it); going back to 0009
+    rebuilds it from the attempts logged in the meantime."""
+    from alembic import command
 
-    from balmon.storage.schema import error_customer_days
+    from balmon.storage import make_engine
+    from balmon.storage.migrate import alembic_config
 
+    db = make_engine(fresh_url)
+    ensure_schema(db)
     day, t0 = date(2026, 11, 27), datetime(2026, 11, 27, 6, tzinfo=UTC)
-    rows = [("C1", 0), ("C1", 1), ("C1", 2), ("C2", 0), (None, 0)]
-    with engine.begin() as connection:
+    with db.begin() as connection:
         connection.execute(
             insert(error_logs),
             [
-                {
-                    "business_date": day,
-                    "customer_id": cid,
-                    "error_code": "TIMEOUT",
-                    "retry_count": n,
-                    "logged_at": t0 + timedelta(seconds=i),
-                }
-                for i, (cid, n) in enumerate(rows)
+                {"business_date": day, "customer_id": cid, "error_code": "TIMEOUT"}
+                | {"retry_count": n, "logged_at": t0 + timedelta(seconds=n)}
+                for cid, n in [("C1", 0), ("C1", 1), ("C2", 0)]
             ],
         )
-    with engine.connect() as connection:
-        rollup = {
-            r.customer_id: (r.errors, r.last_error_at)
-            for r in connection.execute(select(error_customer_days))
-        }
-    assert rollup == {"C1": (3, t0 + timedelta(seconds=2)), "C2": (1, t0 + timedelta(seconds=3))}
-
-
-def test_the_rollup_is_clustered_on_sqlite(engine: Engine) -> None:
-    with engine.connect() as connection:
-        sql = connection.scalar(
-            text("SELECT sql FROM sqlite_master WHERE name = 'error_customer_days'")
+    assert "error_customer_days" not in inspect(db).get_table_names()
+    with db.begin() as connection:
+        command.downgrade(alembic_config(connection), "0009")
+    with db.connect() as connection:
+        rollup = dict(
+            connection.execute(text("SELECT customer_id, errors FROM error_customer_days")).all()
         )
-    assert "WITHOUT ROWID" in sql
+    assert rollup == {"C1": 2, "C2": 1}
+    with db.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    assert "error_customer_days" not in inspect(db).get_table_names()
+    db.dispose()

@@ -21,7 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x62616C6D6F6E  # "balmon": one advisory lock key for schema migrations
 
 
-def _alembic_config(connection: Connection | None) -> Config:
+def alembic_config(connection: Connection | None) -> Config:
+    """Alembic's configuration for balmon's migrations, run on `connection`."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -30,7 +31,7 @@ def _alembic_config(connection: Connection | None) -> Config:
 
 def head_revision() -> str:
     """The newest migration shipped with this version of balmon."""
-    script = ScriptDirectory.from_config(_alembic_config(None))
+    script = ScriptDirectory.from_config(alembic_config(None))
     head = script.get_current_head()
     assert head is not None
     return head
@@ -46,7 +47,7 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision and (re)seed `error_codes`."""
     with engine.connect() as locked, _migration_lock(locked):
         with engine.begin() as connection:
-            command.upgrade(_alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection), "head")
         with engine.begin() as connection:
             seed_error_codes(connection)
 
@@ -91,7 +92,7 @@ def upgrade_sql(engine: Engine) -> str:
     if current == head_revision():
         return "-- the database is at the newest revision: nothing to apply\n"
     buffer = io.StringIO()
-    config = _alembic_config(None)
+    config = alembic_config(None)
     config.output_buffer = buffer
     config.attributes["dialect_name"] = engine.dialect.name
     command.upgrade(config, f"{current}:head" if current else "head", sql=True)

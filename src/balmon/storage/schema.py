@@ -146,19 +146,6 @@ error_logs = Table(
     Index("ix_error_logs_day_customer", "business_date", "customer_id", "logged_at", "error_code"),
 )
 
-# A rollup of error_logs per business date and customer, kept by database triggers, so the
-# dashboard's top customers over a week reads one row per customer-day, not every attempt.
-error_customer_days = Table(
-    "error_customer_days",
-    metadata,
-    Column("business_date", Date, primary_key=True),
-    Column("customer_id", String(limits.CUSTOMER_ID), primary_key=True),
-    Column("errors", Integer, nullable=False),
-    Column("last_error_at", UTCDateTime, nullable=False),
-    # Clustered by (date, customer) on SQLite too, so a week's range is read sequentially.
-    sqlite_with_rowid=False,
-)
-
 # One customer's problem of one business date: its failed attempts (INVALID_INPUT rows are
 # not attempts), and the customer's latest result of that date. Kept by database triggers on
 # error_logs and verification_results, so every writer keeps it, in the same transaction.
