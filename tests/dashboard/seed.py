@@ -83,7 +83,7 @@ def seed_day(engine: Engine) -> dict[str, Any]:
                     "error_code": code,
                     "attempts": attempts,
                     "checked_at": START,
-                    "min_balance": Decimal(0),
+                    "min_balance": Decimal("100.00") if status == "FAIL" else Decimal(0),
                     "balance": None if status == "UNAVAILABLE" else Decimal("12.50"),
                 }
                 for cid, status, code, attempts in results
@@ -96,8 +96,9 @@ def seed_day(engine: Engine) -> dict[str, Any]:
                 run_id=run_id,
                 error_code="TIMEOUT",
                 customers_count=1,
-                title="t",
-                body="b",
+                severity="HIGH",
+                title=f"[balmon] HIGH TIMEOUT: 1 customer unavailable on {DAY}",
+                body=f"Error code: TIMEOUT (severity HIGH)\nCustomers: T1\nBusiness date: {DAY}",
                 created_at=START,
             )
         ).inserted_primary_key

@@ -109,6 +109,8 @@ def test_every_page_renders_with_its_chart(browser: Browser, base_url: str, tmp_
         ("top-customers", f"/top-customers?date={DAY}"),
         ("runs", "/runs"),
         ("codes", "/codes"),
+        ("alerts", "/alerts"),
+        ("fails", f"/fails?date={DAY}"),
     ]:
         page.goto(base_url + path)
         expect(page.locator("h1")).to_be_visible()

@@ -128,15 +128,14 @@ def test_the_fail_list_page_api_and_csv(as_role: Login) -> None:
     client, _ = as_role("viewer")
     body = client.get(f"/api/fails?date={DAY}").json()
     assert body["total"] == 2
-    assert [(i["customer_id"], i["balance"], i["min_balance"]) for i in body["items"]] == [
-        ("F0", "12.50", "0"),
-        ("F1", "12.50", "0"),
-    ]
+    assert [
+        (i["customer_id"], i["balance"], i["min_balance"], i["shortfall"]) for i in body["items"]
+    ] == [("F0", "12.50", "100.00", "87.50"), ("F1", "12.50", "100.00", "87.50")]
     page = client.get(f"/fails?date={DAY}")
     assert page.text.count('data-testid="fail-row"') == 2
     exported = client.get(f"/api/fails.csv?date={DAY}&customer_id=F1").text.splitlines()
     assert exported[0].startswith("business_date,customer_id,balance")
-    assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,0")
+    assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,100.00,87.50,")
 
 
 def test_a_regression_is_flagged_in_the_api_queue_and_case_page(
