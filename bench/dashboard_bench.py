@@ -179,7 +179,7 @@ def _copy(cursor: object, target: str, rows: list[tuple[object, ...]]) -> None:
         copy.write(buffer.read())
 
 
-def calls(error_id: int) -> list[str]:
+def calls(error_id: int, case_id: int) -> list[str]:
     d, week, fortnight = (
         LAST.isoformat(),
         (LAST - timedelta(days=6)).isoformat(),
@@ -211,10 +211,18 @@ def calls(error_id: int) -> list[str]:
         f"/api/cases?date={d}&outcome=recovered&page=20",
         f"/api/cases?from={week}&to={d}&severity=HIGH",
         "/api/cases?customer_id=C0004242&resolved=all",
-        "/api/cases/12345",
+        f"/api/cases/{case_id}",
         f"/cases?date={d}",
-        "/cases/12345",
+        f"/cases/{case_id}",
     ]
+
+
+def _middle_case(engine: Engine) -> int:
+    """A case that exists (PostgreSQL's ids have gaps: its upserts draw from the sequence)."""
+    with engine.connect() as c:
+        ids = c.execute(text("SELECT min(id), max(id) FROM cases")).one()
+        found = c.scalar(text("SELECT min(id) FROM cases WHERE id >= :m"), {"m": sum(ids) // 2})
+    return int(found)
 
 
 def measure(engine: Engine, repeat: int) -> None:
@@ -224,7 +232,7 @@ def measure(engine: Engine, repeat: int) -> None:
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         print(f"{'call':<62} {'p50 ms':>8} {'p95 ms':>8}")
-        for path in calls(error_id=123_456):
+        for path in calls(error_id=123_456, case_id=_middle_case(engine)):
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from balmon.dashboard.auth import Role, create_token, revoke_token
 from balmon.dashboard.security import RequireRole
@@ -379,3 +379,25 @@ def test_runs_page_shows_each_schedulers_heartbeat_and_next_firing(
     table = page.split('data-testid="schedulers"')[1].split("</table>")[0]
     assert "ops1:4242" in table and "running" in table
     assert "2026-11-29 06:00:00" in table and "2026-11-28" in table
+
+
+def test_an_attempt_with_only_the_required_fields_is_listed_and_shown(
+    engine: Engine, as_role: Login
+) -> None:
+    """Run, date, customer and message may be empty in error_logs (a row logged before any
+    run, or without a message): the API answers with nulls, not a 500."""
+    with engine.begin() as c:
+        key = c.execute(
+            insert(error_logs).values(
+                error_code="INTERNAL_ERROR", retry_count=0, logged_at=datetime.now(UTC)
+            )
+        ).inserted_primary_key
+    assert key is not None
+    viewer, _ = as_role("viewer")
+    listed = viewer.get("/api/errors?code=INTERNAL_ERROR").json()["items"]
+    shown = viewer.get(f"/api/errors/{key[0]}")
+    assert [(i["run_id"], i["customer_id"], i["error_message"]) for i in listed] == [
+        (None, None, None)
+    ]
+    assert shown.status_code == 200 and shown.json()["business_date"] is None
+    assert viewer.get(f"/errors/{key[0]}").status_code == 200

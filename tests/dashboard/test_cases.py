@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
 from balmon.storage.schema import (
     alert_deliveries,
@@ -375,3 +375,24 @@ def test_the_landing_queue_is_the_latest_business_dates_work(
     assert landing.count('data-testid="case-row"') == 4 and "OLD1" not in landing
     assert f'value="{DAY}"' in landing and f'action="/cases/resolve?date={DAY}' in landing
     assert "OLD1" in client.get("/cases?customer_id=OLD1").text  # any date when asked
+
+
+def test_a_case_still_undecided_has_no_outcome_yet(engine: Engine, as_role: Login) -> None:
+    """Attempts logged, no result yet (a run in progress, or one interrupted before resuming):
+    the case is there, its outcome null in the API and "pending" on the pages, never a 500."""
+    with engine.begin() as c:
+        run_id = c.scalar(select(verification_runs.c.id))
+        c.execute(
+            insert(error_logs).values(
+                run_id=run_id, business_date=DAY, customer_id="W1", error_code="TIMEOUT",
+                retry_count=0, error_message="attempt 1 failed", logged_at=START,
+            )
+        )  # fmt: skip
+    viewer, _ = as_role("viewer")
+    case_id = _case_id(viewer, "W1")
+    item = viewer.get(f"/api/cases?date={DAY}&customer_id=W1").json()["items"][0]
+    detail = viewer.get(f"/api/cases/{case_id}")
+    assert (item["outcome"], item["recovered"], item["final_code"]) == (None, False, None)
+    assert detail.status_code == 200 and detail.json()["outcome"] is None
+    assert "pending" in viewer.get(f"/cases/{case_id}").text
+    assert "pending" in viewer.get(f"/cases?date={DAY}&customer_id=W1").text

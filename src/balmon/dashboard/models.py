@@ -60,12 +60,12 @@ EVERY_ROUTE = problems(401, 403, 422)
 
 class Attempt(Model):
     id: int
-    run_id: int
+    run_id: int | None
     business_date: date | None
     customer_id: str | None
     error_code: ErrorCode
     severity: Severity
-    error_message: str
+    error_message: str | None
     retry_count: int
     logged_at: AwareDatetime
     resolved: bool
@@ -125,7 +125,10 @@ class CaseBase(Model):
     id: int
     business_date: date
     customer_id: str
-    outcome: Outcome
+    outcome: Outcome | None = Field(
+        description="The customer's latest result of the date; null while its run has not "
+        "decided yet (attempts logged, no result: running, or interrupted before resuming)"
+    )
     recovered: bool = Field(description="A retry recovered: the outcome is PASS or FAIL")
     final_code: ErrorCode | None = Field(description="The UNAVAILABLE outcome's code")
     last_code: ErrorCode = Field(description="The code of the latest failed attempt")
@@ -165,10 +168,10 @@ class PriorCase(Model):
 
 class CaseAttempt(Model):
     id: int
-    run_id: int
+    run_id: int | None
     logged_at: AwareDatetime
     error_code: ErrorCode
-    error_message: str
+    error_message: str | None
     retry_count: int
     resolved: bool
 
