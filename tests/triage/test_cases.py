@@ -18,7 +18,7 @@ from balmon.clock import SystemClock
 from balmon.engine import RunRequest, VerificationRun
 from balmon.errors import NullBalance, TimeoutFailure
 from balmon.storage import make_engine
-from balmon.storage.migrate import _alembic_config, seed_error_codes, upgrade
+from balmon.storage.migrate import alembic_config, seed_error_codes, upgrade
 from balmon.storage.schema import (
     cases,
     error_log_resolutions,
@@ -151,7 +151,7 @@ def test_the_queue_lists_unavailable_first_then_by_severity_and_filters(
 def test_upgrading_an_existing_database_builds_cases_from_its_rows(fresh_url: str) -> None:
     engine = make_engine(fresh_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "0007")
+        command.upgrade(alembic_config(connection), "0007")
         seed_error_codes(connection)
         run = connection.execute(
             insert(verification_runs).values(
