@@ -18,6 +18,7 @@ LAYERS: list[set[str]] = [
     {"limits", "clock", "aio"},
     {"errors"},
     {"config", "storage"},
+    {"audit"},
     {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
     {"engine", "alerts"},
     {"scheduling"},

@@ -91,3 +91,47 @@ async def test_long_messages_and_traces_are_cut_visibly_to_their_limits(engine: 
     trace = rows[0].stack_trace
     assert trace.startswith("...\n") and trace.endswith("MissingData: newest line")
     assert len(trace) == limits.TRACE + len("...\n")
+
+
+async def test_a_resumed_session_skips_results_already_in_and_keeps_its_chain_whole(
+    engine: Engine,
+) -> None:
+    """Rows of a chain must all be written: a result the run already has (written by the
+    session before) is left out before hashing, not dropped by the database after."""
+    from decimal import Decimal
+
+    from balmon.audit import seal_run
+    from balmon.audit.verify import verify
+    from balmon.engine.records import ResultRecord
+    from balmon.storage.schema import verification_results
+    from balmon.storage.states import RunStatus, Status
+
+    def result(customer: str) -> ResultRecord:
+        now = datetime.now(UTC)
+        return ResultRecord(customer, Status.PASS, Decimal(5), Decimal(1), None, 1, now)
+
+    first = _writer(engine, max_batch=100)
+    for customer in ("A", "B"):
+        first.add_result(result(customer))
+    await first.flush()
+    run_id = first._keys["run_id"]
+    later = BatchWriter(
+        engine=engine,
+        run_id=int(run_id),
+        business_date=DAY,
+        clock=SystemClock(),
+        interval=0.01,
+        max_batch=100,
+        resumed=True,
+    )
+    for customer in ("B", "C", "C"):
+        later.add_result(result(customer))
+    await later.flush()
+    with engine.begin() as c:
+        seal_run(c, int(run_id), by="test", now=datetime.now(UTC))
+        c.execute(verification_runs.update().values(status=RunStatus.COMPLETED))
+    with engine.connect() as c:
+        customers = c.scalars(select(verification_results.c.customer_id).order_by("id")).all()
+        report = verify(c)
+    assert customers == ["A", "B", "C"]
+    assert report.findings == [] and report.segments == 2 and report.rows == 3

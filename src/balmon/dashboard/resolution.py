@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, update
 
-from balmon import limits
+from balmon import audit, limits
 from balmon.dashboard.queries import ErrorFilter
 from balmon.storage.schema import error_logs
 
@@ -28,6 +28,7 @@ def resolve(engine: Engine, error_id: int, *, notes: str, actor: str, now: datet
             .where(error_logs.c.id == error_id)
             .values(_resolution(notes, actor, now))
         )
+        audit.seal_resolutions(c, actor=actor, now=now)
     return bool(done.rowcount)
 
 
@@ -41,4 +42,5 @@ def resolve_matching(
             .where(*f.conditions(), error_logs.c.resolved.is_(False))
             .values(_resolution(notes, actor, now))
         )
+        audit.seal_resolutions(c, actor=actor, now=now)
     return int(done.rowcount)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from balmon import limits
+from balmon import audit, limits
 from balmon.engine.state import latest_run
 from balmon.errors import RunRefused, StorageError
 from balmon.storage.schema import run_leases, verification_runs
@@ -121,6 +121,10 @@ def open_run(
         if isinstance(opened, AlreadyCompleted):
             _release(connection, business_date, me)
         else:
+            if opened.resumed:
+                # An earlier session of this run died without sealing its chain segments
+                # (SIGKILL, power loss): seal what it wrote before this session adds to it.
+                audit.seal_run(connection, run_id, by="resume", now=now)
             connection.execute(
                 update(run_leases)
                 .where(run_leases.c.business_date == business_date)
@@ -208,4 +212,5 @@ def close_run(
             .where(verification_runs.c.id == run_id)
             .values(status=status, finished_at=now, reason=reason, lease_pid=None, **counts)
         )
+        audit.seal_run(connection, run_id, by="run", now=now)
         _release(connection, business_date, me)

@@ -151,6 +151,7 @@ class VerificationRun:
             clock=self._clock,
             interval=settings.engine.commit_interval_seconds,
             max_batch=settings.engine.write_batch_size,
+            resumed=opened.resumed,
         )
         customers, total = await asyncio.to_thread(self._customers, opened, day, path, writer)
         tally = Tally()

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, insert, select
 
 from balmon import limits
+from balmon.audit import Chain, run_segment
 from balmon.clock import Clock
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.storage.schema import alerts, error_logs, verification_results
@@ -39,6 +40,7 @@ class BatchWriter:
         clock: Clock,
         interval: float,
         max_batch: int,
+        resumed: bool = True,
     ) -> None:
         self._engine = engine
         self._keys = {"run_id": run_id, "business_date": business_date}
@@ -49,7 +51,16 @@ class BatchWriter:
         self._full = asyncio.Event()
         self._stopping = False
         self._dialect = engine.dialect.name
+        # Only a resumed run can already hold results (from the sessions before this one).
+        self._resumed = resumed
         self.committed_results = 0
+        # This writer session's hash chains (`balmon.audit`): its own segment per table, so
+        # no other writer ever contends for their tails.
+        segment = run_segment(run_id)
+        self._chains = {
+            "errors": Chain(error_logs.name, segment),
+            "results": Chain(verification_results.name, segment),
+        }
 
     def add_error(self, record: ErrorRecord) -> None:
         self._batch.errors.append(
@@ -126,14 +137,41 @@ class BatchWriter:
 
     def _commit(self, batch: _Batch) -> None:
         with self._engine.begin() as connection:
-            self._write(connection, batch)
+            tails = self._write(connection, batch)
+        # The chains move on only once their rows are in: a failed commit leaves them as they
+        # were (and the run stops).
+        for name, tail in tails.items():
+            self._chains[name].advance(tail)
         self.committed_results += len(batch.results)
 
-    def _write(self, connection: Connection, batch: _Batch) -> None:
+    def _write(self, connection: Connection, batch: _Batch) -> dict[str, tuple[int, str]]:
+        tails = {}
         if batch.errors:
+            tails["errors"] = self._chains["errors"].stamp(batch.errors)
             connection.execute(insert(error_logs), batch.errors)
-        if batch.results:
-            stmt = insert_ignoring_duplicates(verification_results, self._dialect)
-            connection.execute(stmt, batch.results)
+        results = self._new_results(connection, batch.results)
+        if results:
+            # Every row of a chain must be written, so results already in (a resumed run's
+            # overlap) are left out here rather than silently skipped by the database.
+            tails["results"] = self._chains["results"].stamp(results)
+            connection.execute(insert(verification_results), results)
         if batch.alerts:
             connection.execute(insert_ignoring_duplicates(alerts, self._dialect), batch.alerts)
+        return tails
+
+    def _new_results(
+        self, connection: Connection, results: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        if not results:
+            return results
+        if not self._resumed:  # a fresh run: this session writes every customer once
+            return results
+        r = verification_results.c
+        ids = [row["customer_id"] for row in results]
+        mine = r.run_id == self._keys["run_id"]
+        written = set(connection.scalars(select(r.customer_id).where(mine, r.customer_id.in_(ids))))
+        fresh: dict[str, dict[str, Any]] = {}
+        for row in results:
+            if row["customer_id"] not in written:
+                fresh.setdefault(row["customer_id"], row)  # one result per customer, as before
+        return list(fresh.values())

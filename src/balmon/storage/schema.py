@@ -6,6 +6,7 @@ Migrations in `storage/migrations/versions/` create exactly this (a test compare
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -37,6 +38,23 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 NOW = text("CURRENT_TIMESTAMP")
+
+
+def _chained(table: str | None = None) -> list[Any]:
+    """The hash-chain columns of an audit table (`balmon.audit`): its segment, its position
+    in it and its hash; written once, after which the database refuses to change them.
+
+    Attempts and results need no index of their own for them (verify reads a segment through
+    its run), which keeps the engine's inserts as cheap as they were; the resolution history,
+    whose segments belong to no run, gets one (`table`)."""
+    columns: list[Any] = [
+        Column("chain_segment", String(40)),
+        Column("chain_seq", Integer),
+        Column("chain_hash", String(64)),
+    ]
+    if table is not None:
+        columns.append(Index(f"uq_{table}_chain", "chain_segment", "chain_seq", unique=True))
+    return columns
 
 
 def _one_of(column: str, values: type[StrEnum]) -> str:
@@ -113,6 +131,7 @@ verification_results = Table(
     CheckConstraint(
         "(status = 'UNAVAILABLE') = (error_code IS NOT NULL)", name="code_iff_unavailable"
     ),
+    *_chained(),
     Index(None, "business_date", "customer_id"),
     Index(None, "business_date", "status"),
     # A customer's history across dates (the case page's 30-date strip).
@@ -144,6 +163,7 @@ error_logs = Table(
     Index(None, "run_id", "customer_id"),
     # Covers the dashboard's top-customers and hourly-trend queries (no table lookups).
     Index("ix_error_logs_day_customer", "business_date", "customer_id", "logged_at", "error_code"),
+    *_chained(),
 )
 
 # One customer's problem of one business date: its failed attempts (INVALID_INPUT rows are
@@ -210,6 +230,49 @@ error_log_resolutions = Table(
     Column("actor", String(100)),
     Column("changed_at", UTCDateTime, nullable=False),
     Index(None, "error_log_id"),
+    *_chained("error_log_resolutions"),
+)
+
+# One seal per finished chain segment, each linked to the one before (`balmon.audit.seals`).
+chain_seals = Table(
+    "chain_seals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("table_name", String(40), nullable=False),
+    Column("segment", String(40), nullable=False),
+    Column("run_id", BigId),  # no foreign key: the seal outlives the run's archived rows
+    Column("business_date", Date),
+    Column("rows", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("sealed_at", UTCDateTime, nullable=False),
+    Column("sealed_by", String(100), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("seal_hash", String(64), nullable=False, unique=True),
+    UniqueConstraint("table_name", "segment"),
+    Index(None, "business_date"),
+    Index(None, "run_id"),
+)
+
+# The newest seal's hash, in one row whose lock serialises the writers of seals.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seals", Integer, nullable=False),
+    Column("head", String(64), nullable=False),
+)
+
+# What was done to the audit trail itself: anchors, retention runs, holds. Append-only.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("digest", String(64)),
+    Index(None, "action", "at"),
 )
 
 alerts = Table(

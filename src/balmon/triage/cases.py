@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, update
 from sqlalchemy.orm import aliased
 
+from balmon import audit
 from balmon.errors import CODES, ErrorCode, Severity
 from balmon.storage.schema import cases, error_log_resolutions, error_logs
 from balmon.storage.statements import days_before
@@ -253,7 +254,9 @@ def resolve_case(
         row = c.execute(select(cases).where(C.id == case_id)).first()
         if row is None:
             return None
-        return _resolve(c, row, notes=notes, actor=actor, now=now)
+        done = _resolve(c, row, notes=notes, actor=actor, now=now)
+        audit.seal_resolutions(c, actor=actor, now=now)
+        return done
 
 
 def _prior(c: Connection, case_id: int | None) -> dict[str, Any] | None:
@@ -285,6 +288,7 @@ def resolve_matching(
         rows = c.execute(select(cases).where(*where, C.open_attempts > 0)).all()
         for row in rows:
             _resolve(c, row, notes=notes, actor=actor, now=now)
+        audit.seal_resolutions(c, actor=actor, now=now)
     return len(rows)
 
 

@@ -1,0 +1,51 @@
+"""`audit_events`: what was done to the audit trail itself (anchors taken, retention applied,
+holds added and released), append-only, with who, when, what and a digest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from balmon.audit.seals import head
+from balmon.storage.schema import audit_events
+
+
+def record(
+    connection: Connection,
+    action: str,
+    *,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any],
+    digest: str | None = None,
+) -> int:
+    """Append one event; returns its id."""
+    text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
+    key = connection.execute(
+        insert(audit_events).values(at=now, actor=actor, action=action, details=text, digest=digest)
+    ).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def take_anchor(engine: Engine, *, actor: str, now: datetime) -> tuple[int, str]:
+    """The digest over every seal to date (the newest seal's hash), recorded as an event;
+    returns the number of seals it covers and the digest."""
+    with engine.begin() as connection:
+        seals, digest = head(connection)
+        record(connection, "anchor", actor=actor, now=now, details={"seals": seals}, digest=digest)
+    return seals, digest
+
+
+def events(connection: Connection, action: str | None = None) -> list[dict[str, Any]]:
+    """Every event (or those of one action), oldest first."""
+    e = audit_events.c
+    query = select(audit_events).order_by(e.id)
+    if action is not None:
+        query = query.where(e.action == action)
+    return [
+        {**row._mapping, "details": json.loads(row.details)} for row in connection.execute(query)
+    ]
