@@ -324,3 +324,93 @@ def test_verify_reports_as_json_with_the_findings(engine: Engine, tmp_path: Path
     assert [(f["problem"], f["business_date"]) for f in broken["findings"]] == [
         ("deleted", FIRST.isoformat())
     ]
+
+
+@on_backends()
+def test_verify_reads_one_state_while_an_operator_resolves(engine: Engine, tmp_path: Path) -> None:
+    """A resolution committed mid-verify (its rows and its seal) is either wholly seen or
+    wholly unseen: no false "seal missing" or "newest seals removed"."""
+    from sqlalchemy import event
+
+    from balmon.audit.verify import snapshot
+
+    _run(engine, tmp_path, FIRST)
+    with engine.connect() as c:
+        attempt = c.scalar(select(func.min(error_logs.c.id)))
+    assert attempt is not None
+    fired: list[bool] = []
+
+    def resolve_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "verification_runs" in statement and not fired:
+            fired.append(True)  # after verify read the seals and the chain head
+            assert resolve(engine, attempt, notes="meanwhile", actor="ops", now=NOW)
+
+    event.listen(engine, "before_cursor_execute", resolve_meanwhile)
+    try:
+        with snapshot(engine) as c:
+            report = verify(c)
+    finally:
+        event.remove(engine, "before_cursor_execute", resolve_meanwhile)
+    assert fired and report.findings == []
+    assert _check(engine).findings == []  # and the resolution itself is chained and sealed
+
+
+@on_backends()
+def test_a_resolution_changed_behind_the_history_is_found(engine: Engine, tmp_path: Path) -> None:
+    _run(engine, tmp_path, FIRST)
+    _resolve_some(engine, FIRST)
+    _drop_triggers(engine)
+    e = error_logs.c
+    with engine.begin() as c:  # closed without a history row, and a note rewritten
+        unresolved = c.scalar(select(e.id).where(e.resolved.is_(False)).limit(1))
+        c.execute(update(error_logs).where(e.id == unresolved)
+                  .values(resolved=True, resolution_notes="fine", resolved_by="x"))  # fmt: skip
+        c.execute(update(error_logs).where(e.resolved_by == "ops2").values(resolution_notes="-"))
+    report = _check(engine)
+    assert sorted(f.row_id for f in report.findings if f.problem == "changed") == sorted(
+        [unresolved, _ids(engine, error_logs, FIRST, "N1")[0]]
+    )
+
+
+def test_a_row_slipped_into_a_running_session_is_left_outside_its_seal(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Anyone allowed to INSERT could append a correctly hashed row to a session's segment
+    while it runs; the seal records the writer's own tail, so verify shows the extra row."""
+    from balmon.audit.chain import Chain
+    from balmon.clock import SystemClock
+    from balmon.engine.lease import Owner, close_run, open_run
+    from balmon.engine.records import ResultRecord
+    from balmon.engine.writer import BatchWriter
+    from balmon.storage.states import RunStatus, Status
+
+    me = Owner.me()
+    opened = open_run(engine, business_date=FIRST, mode="normal", customers_file=None, me=me,
+                      now=NOW, stale_after=60)  # fmt: skip
+    assert opened.run_id and not getattr(opened, "resumed", True)
+    writer = BatchWriter(engine=engine, run_id=opened.run_id, business_date=FIRST,
+                         clock=SystemClock(), interval=1, max_batch=10, resumed=False)  # fmt: skip
+    writer.add_result(ResultRecord("A", Status.PASS, Decimal(5), Decimal(1), None, 1, NOW))
+    asyncio.run(writer.flush())
+    (segment,) = writer.segments()
+    forged = {"run_id": opened.run_id, "business_date": FIRST, "customer_id": "FORGED",
+              "status": "PASS", "balance": Decimal(9), "min_balance": Decimal(1),
+              "error_code": None, "attempts": 1, "checked_at": NOW}  # fmt: skip
+    Chain("verification_results", segment.segment, segment.rows, segment.last_hash).stamp([forged])
+    with engine.begin() as c:
+        c.execute(insert(verification_results).values(forged))
+    close_run(
+        engine,
+        business_date=FIRST,
+        run_id=opened.run_id,
+        me=me,
+        status=RunStatus.COMPLETED,
+        now=NOW,
+        counts={},
+        segments=writer.segments(),
+    )
+    (finding,) = _check(engine).findings
+    assert (finding.problem, finding.detail) == (
+        "seal mismatch",
+        "the seal says 1 rows; 1 rows were added after it was sealed",
+    )

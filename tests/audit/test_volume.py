@@ -22,6 +22,7 @@ START = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 AMOUNTS = [
     Decimal("0.0000005"), Decimal("-0.0000005"), Decimal("5.123456789"), Decimal("-12.5"),
     Decimal("999999999999.999999"), Decimal("0"), Decimal("1E+3"), Decimal("0.1"),
+    Decimal("-0.00"), Decimal("-0.0000004"),  # zeros with a sign: the columns drop it
 ]  # fmt: skip
 
 

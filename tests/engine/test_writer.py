@@ -114,7 +114,7 @@ async def test_a_resumed_session_skips_results_already_in_and_keeps_its_chain_wh
     for customer in ("A", "B"):
         first.add_result(result(customer))
     await first.flush()
-    run_id = first._keys["run_id"]
+    run_id = first._run_id
     later = BatchWriter(
         engine=engine,
         run_id=int(run_id),

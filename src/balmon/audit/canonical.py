@@ -8,7 +8,8 @@ encoded as one line of JSON (UTF-8, no spaces, fields in a fixed order) where:
 - a timestamp is UTC with microseconds: `"YYYY-MM-DDTHH:MM:SS.ffffffZ"` (all three databases
   keep microseconds: PostgreSQL's timestamp, MariaDB's DATETIME(6), SQLite's text);
 - an amount is a decimal string with exactly six places, rounded half away from zero as
-  PostgreSQL's and MariaDB's NUMERIC(24,6) columns round it (`"12.500000"`).
+  PostgreSQL's and MariaDB's NUMERIC(24,6) columns round it (`"12.500000"`), and a zero
+  never has a sign (`"-0.0000004"` is `"0.000000"`, as the columns store it).
 
     hash = sha256(previous_hash + "\\n" + json).hexdigest()
 
@@ -22,11 +23,20 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from json.encoder import encode_basestring as _string  # json's own, in C
 from typing import Any
 
 SIX_PLACES = Decimal("0.000001")
+# Wide enough to quantize any amount a column or a bank can hold without InvalidOperation.
+_WIDE = Context(prec=100)
+
+
+def amount(item: Decimal) -> str:
+    """An amount with exactly six places, rounded half away from zero; zero has no sign
+    (NUMERIC columns store -0 as 0)."""
+    text = f"{item.quantize(SIX_PLACES, rounding=ROUND_HALF_UP, context=_WIDE):f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def value(item: Any) -> Any:
@@ -46,7 +56,7 @@ def value(item: Any) -> Any:
     if isinstance(item, date):
         return item.isoformat()
     if isinstance(item, Decimal):
-        return f"{item.quantize(SIX_PLACES, rounding=ROUND_HALF_UP):f}"
+        return amount(item)
     raise TypeError(f"no canonical form for {type(item).__name__}")
 
 
@@ -63,7 +73,7 @@ def json_text(item: Any) -> str:
     if kind is bool:
         return "true" if item else "false"
     if kind is Decimal:
-        return f'"{item.quantize(SIX_PLACES, rounding=ROUND_HALF_UP):f}"'
+        return '"' + amount(item) + '"'
     if kind is datetime and item.tzinfo is UTC:
         return '"' + str(item.isoformat(timespec="microseconds"))[:-6] + 'Z"'
     if kind is date:

@@ -135,7 +135,8 @@ def stamp_resolutions(connection: Connection, *, actor: str, now: datetime) -> l
             e.business_date,
         )
         .join(error_logs, e.id == h.error_log_id)
-        .where(h.chain_hash.is_(None), h.actor == actor, h.changed_at == now)
+        # Unstamped rows sit under NULL in the chain index; of those, this transaction's.
+        .where(h.chain_segment.is_(None), h.actor == actor, h.changed_at == now)
         .order_by(e.business_date, h.id)
     ).all()
     by_day: dict[date | None, list[dict[str, Any]]] = {}

@@ -90,7 +90,9 @@ def unsealed_segments_of_run(connection: Connection, run_id: int) -> list[Segmen
             if (table.name, name) in sealed:
                 continue
             last_hash = connection.scalar(
-                select(t.chain_hash).where(t.chain_segment == name, t.chain_seq == last)
+                select(t.chain_hash).where(
+                    t.run_id == run_id, t.chain_segment == name, t.chain_seq == last
+                )
             )
             found.append(Segment(table.name, name, run_id, day, int(rows), str(last_hash)))
     return found

@@ -18,12 +18,13 @@ whatever the date range (they are few); rows are checked for segments of the ran
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Select, false, null, or_, select
+from sqlalchemy import Connection, Engine, Select, false, func, null, or_, select
 
 from balmon.audit.canonical import genesis
 from balmon.audit.chain import row_hash
@@ -83,6 +84,19 @@ class Report:
         return data
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection that reads one state of the database throughout, so that verify never
+    sees a seal without its rows, or rows without their seal, while balmon keeps writing."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN")  # the driver begins only before writes
+            yield connection
+
+
 def verify(
     connection: Connection,
     *,
@@ -124,27 +138,32 @@ def verify(
             report.segments += 1
             seal = seals.get((table, segment))
             _check_segment(table, segment, rows, seal, running, archived, report)
-        for name in names.keys() - seen:
-            seal = seals.get((table, name))
-            report.segments += 1
-            if seal is None:
-                continue
-            gone = archived.get((table, name))
-            if gone is None:
-                report.findings.append(
-                    Finding("deleted", table, "every row of this sealed segment is gone", name)
-                )
-            elif gone != (seal.rows, seal.last_hash):
-                report.findings.append(
-                    Finding(
-                        "seal mismatch",
-                        table,
-                        "the archive manifest does not match the "
-                        "seal of the segment it says it archived",
-                        name,
-                    )
-                )
+        if table == "error_logs":
+            _check_resolutions(connection, start, end, report)
+        _check_gone(table, names.keys() - seen, seals, archived, report)
     return report
+
+
+def _check_gone(
+    table: str,
+    gone_names: set[str],
+    seals: dict[tuple[str, str], Any],
+    archived: dict[tuple[str, str], tuple[int, str]],
+    report: Report,
+) -> None:
+    """Segments with no row left: fine when retention archived them as sealed."""
+    for name in sorted(gone_names):
+        seal = seals.get((table, name))
+        report.segments += 1
+        if seal is None:
+            continue
+        gone = archived.get((table, name))
+        if gone is None:
+            detail = "every row of this sealed segment is gone"
+            report.findings.append(Finding("deleted", table, detail, name))
+        elif gone != (seal.rows, seal.last_hash):
+            detail = "the archive manifest does not match the seal of the segment it archived"
+            report.findings.append(Finding("seal mismatch", table, detail, name))
 
 
 def _check_seal_chain(connection: Connection, report: Report) -> dict[tuple[str, str], Any]:
@@ -275,6 +294,58 @@ def _segment_rows(
             members.append(row)
         if current is not None:
             yield current, members
+
+
+def _check_resolutions(
+    connection: Connection, start: date | None, end: date | None, report: Report
+) -> None:
+    """An attempt's resolution fields are not hashed (they are what may change), so each must
+    match its latest hashed history row, or be unresolved when it has none."""
+    e, h = error_logs.c, error_log_resolutions.c
+    latest = (
+        select(h.error_log_id, func.max(h.id).label("last")).group_by(h.error_log_id).subquery()
+    )
+    last = error_log_resolutions.alias("last")
+    query = (
+        select(
+            e.id,
+            e.business_date,
+            e.resolved,
+            e.resolution_notes,
+            e.resolved_by,
+            e.resolved_at,
+            last.c.resolved.label("was"),
+            last.c.notes,
+            last.c.actor,
+            last.c.changed_at,
+        )
+        .select_from(
+            error_logs.outerjoin(latest, latest.c.error_log_id == e.id).outerjoin(
+                last, last.c.id == latest.c.last
+            )
+        )
+        .where(*_in_range(e.business_date, start, end))
+        .order_by(e.id)
+    )
+    found = 0
+    for row in connection.execute(query):
+        if row.was is None:
+            agrees = not row.resolved and row.resolution_notes is None and row.resolved_by is None
+        else:
+            agrees = (
+                bool(row.resolved) == bool(row.was)
+                and row.resolution_notes == row.notes
+                and row.resolved_by == row.actor
+                and (row.resolved_at is None or row.resolved_at == row.changed_at)
+            )
+        if not agrees:
+            detail = f"attempt {row.id}'s resolution is not the one its hashed history records"
+            report.findings.append(
+                Finding("changed", "error_logs", detail, None, row.id, None, row.business_date)
+            )
+            found += 1
+            if found == MOST_UNHASHED:
+                return
 
 
 def _check_unhashed(

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from balmon.audit.events import take_anchor
-from balmon.audit.verify import Report, verify
+from balmon.audit.verify import Report, snapshot, verify
 from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -49,7 +49,7 @@ def verify_command(
     with exit_on_error():
         engine = ready_engine(settings)
         began = time.perf_counter()
-        with engine.connect() as connection:
+        with snapshot(engine) as connection:
             report = verify(connection, start=first, end=last, anchor=anchor)
         took = time.perf_counter() - began
     if as_json:
@@ -75,7 +75,10 @@ def _print(report: Report, took: float) -> None:
     for segment in report.open_segments:
         typer.echo(f"open (its run is still running): {segment}")
     if report.anchor is not None and report.anchor_found:
-        typer.echo(f"anchor {report.anchor[:16]}… found: nothing it covers has changed")
+        scope = "" if report.start is None and report.end is None else " in the dates checked"
+        typer.echo(
+            f"anchor {report.anchor[:16]}… found: no seal before it changed, and no row{scope}"
+        )
     typer.echo("intact" if report.intact else f"NOT intact: {len(report.findings)} problems")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -203,8 +204,15 @@ def close_run(
     now: datetime,
     counts: dict[str, int],
     reason: str | None = None,
+    segments: Sequence[audit.Segment] | None = None,
 ) -> None:
-    """Record the run's end state and counts, and release the date's lease."""
+    """Record the run's end state and counts, seal the session's chain segments, and release
+    the date's lease.
+
+    `segments` are the session's own tails, as its writer committed them: sealing those (not
+    whatever the tables hold) leaves any row slipped into a segment behind the writer's back
+    outside the seal, where verify reports it. Without them, the run's unsealed segments are
+    sealed as the database has them."""
     reason = reason and limits.clip(reason, limits.REASON)
     with engine.begin() as connection:
         connection.execute(
@@ -212,5 +220,9 @@ def close_run(
             .where(verification_runs.c.id == run_id)
             .values(status=status, finished_at=now, reason=reason, lease_pid=None, **counts)
         )
-        audit.seal_run(connection, run_id, by="run", now=now)
+        if segments is None:
+            audit.seal_run(connection, run_id, by="run", now=now)
+        else:
+            for segment in segments:
+                audit.seal(connection, segment, by="run", now=now)
         _release(connection, business_date, me)

@@ -15,6 +15,7 @@ from typing import Protocol, TextIO
 from sqlalchemy import Engine
 
 from balmon import logs
+from balmon.audit import Segment
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import inputs
@@ -111,12 +112,13 @@ class VerificationRun:
             return replace(summary, already_completed=True)
         logs.bind(run_id=opened.run_id, business_date=request.business_date.isoformat())
         log.info("run started", extra={"resumed": opened.resumed})
+        writer = self._writer(opened, request.business_date)
         try:
-            await self._work(opened, request.business_date, path)
+            await self._work(opened, request.business_date, path, writer)
         except BaseException as exc:
-            await self._abandon(opened, request.business_date, exc)
+            await self._abandon(opened, request.business_date, exc, writer.segments())
             raise
-        return await self._complete(opened, request.business_date)
+        return await self._complete(opened, request.business_date, writer.segments())
 
     def _customers_path(self, request: RunRequest) -> Path | None:
         if request.mode == "retry_unavailable":
@@ -142,9 +144,9 @@ class VerificationRun:
             stale_after=self._settings.engine.stale_after_seconds,
         )
 
-    async def _work(self, opened: OpenedRun, day: date, path: Path | None) -> None:
+    def _writer(self, opened: OpenedRun, day: date) -> BatchWriter:
         settings = self._settings
-        writer = BatchWriter(
+        return BatchWriter(
             engine=self._engine,
             run_id=opened.run_id,
             business_date=day,
@@ -153,6 +155,11 @@ class VerificationRun:
             max_batch=settings.engine.write_batch_size,
             resumed=opened.resumed,
         )
+
+    async def _work(
+        self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
+    ) -> None:
+        settings = self._settings
         customers, total = await asyncio.to_thread(self._customers, opened, day, path, writer)
         tally = Tally()
         breaker = CircuitBreaker(
@@ -255,7 +262,7 @@ class VerificationRun:
                 now=self._clock.now(),
             )
 
-    async def _complete(self, opened: OpenedRun, day: date) -> RunSummary:
+    async def _complete(self, opened: OpenedRun, day: date, written: list[Segment]) -> RunSummary:
         now = self._clock.now()
         summary = await asyncio.to_thread(summarize, self._engine, opened.run_id, finished_at=now)
         await asyncio.to_thread(
@@ -267,6 +274,7 @@ class VerificationRun:
             status=RunStatus.COMPLETED,
             now=now,
             counts=summary.counts(),
+            segments=written,
         )
         summary = replace(summary, status=RunStatus.COMPLETED, resumed=opened.resumed)
         if self._alerts is not None:
@@ -275,7 +283,9 @@ class VerificationRun:
         log.info("run completed", extra={"run_id": opened.run_id, "customers": summary.total})
         return summary
 
-    async def _abandon(self, opened: OpenedRun, day: date, exc: BaseException) -> None:
+    async def _abandon(
+        self, opened: OpenedRun, day: date, exc: BaseException, written: list[Segment]
+    ) -> None:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         status = RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED
         reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
@@ -291,6 +301,7 @@ class VerificationRun:
                     now=self._clock.now(),
                     counts={},
                     reason=reason,
+                    segments=written,
                 )
             )
         level = logging.WARNING if interrupted else logging.ERROR

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from balmon import limits
-from balmon.audit import Chain, run_segment
+from balmon.audit import Chain, Segment, run_segment
 from balmon.clock import Clock
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.storage.schema import alerts, error_logs, verification_results
@@ -43,6 +43,7 @@ class BatchWriter:
         resumed: bool = True,
     ) -> None:
         self._engine = engine
+        self._run_id, self._day = run_id, business_date
         self._keys = {"run_id": run_id, "business_date": business_date}
         self._clock = clock
         self._interval = interval
@@ -104,6 +105,14 @@ class BatchWriter:
                 "created_at": self._clock.now(),
             }
         )
+
+    def segments(self) -> list[Segment]:
+        """This session's chain segments as far as they are committed, for their seals."""
+        return [
+            Segment(chain.table, chain.segment, self._run_id, self._day, chain.seq, chain.head)
+            for chain in self._chains.values()
+            if chain.seq
+        ]
 
     def _maybe_full(self) -> None:
         if len(self._batch) >= self._max_batch:
@@ -168,7 +177,7 @@ class BatchWriter:
             return results
         r = verification_results.c
         ids = [row["customer_id"] for row in results]
-        mine = r.run_id == self._keys["run_id"]
+        mine = r.run_id == self._run_id
         written = set(connection.scalars(select(r.customer_id).where(mine, r.customer_id.in_(ids))))
         fresh: dict[str, dict[str, Any]] = {}
         for row in results:
