@@ -414,3 +414,60 @@ def test_a_row_slipped_into_a_running_session_is_left_outside_its_seal(
         "seal mismatch",
         "the seal says 1 rows; 1 rows were added after it was sealed",
     )
+
+
+@on_backends()
+def test_upgrading_hashes_and_seals_the_rows_written_before(fresh_url: str) -> None:
+    """Migration 0012 on a database with history: every attempt, result and resolution is
+    hashed and sealed by the migration, and verifies intact; a later resolution chains on."""
+    from alembic import command
+
+    from balmon.storage import make_engine
+    from balmon.storage.migrate import alembic_config, seed_error_codes, upgrade
+    from balmon.storage.schema import verification_runs
+
+    db = make_engine(fresh_url)
+    with db.begin() as c:
+        command.upgrade(alembic_config(c), "0011")
+        seed_error_codes(c)
+    with db.begin() as c:
+        run_id = c.execute(insert(verification_runs).values(
+            business_date=FIRST, status="completed", started_at=NOW, finished_at=NOW)
+        ).inserted_primary_key[0]  # fmt: skip
+        c.execute(
+            insert(error_logs),
+            [
+                {
+                    "run_id": run_id,
+                    "business_date": FIRST,
+                    "customer_id": f"C{n}",
+                    "error_code": "TIMEOUT",
+                    "retry_count": 0,
+                    "logged_at": NOW,
+                }
+                for n in range(7)
+            ],
+        )
+        c.execute(insert(error_logs).values(error_code="INTERNAL_ERROR", logged_at=NOW))
+        c.execute(insert(verification_results), [
+            {"run_id": run_id, "business_date": FIRST, "customer_id": f"C{n}",
+             "status": "UNAVAILABLE", "error_code": "TIMEOUT", "attempts": 1, "checked_at": NOW,
+             "min_balance": Decimal("-0.00")} for n in range(7)
+        ])  # fmt: skip
+        c.execute(update(error_logs).where(error_logs.c.customer_id == "C1")
+                  .values(resolved=True, resolution_notes="old", resolved_by="ops",
+                          resolved_at=NOW))  # fmt: skip
+    upgrade(db)
+    with db.connect() as c:
+        s = chain_seals.c
+        sealed = c.execute(select(s.table_name, s.rows, s.sealed_by)).all()
+    assert sorted(tuple(s) for s in sealed) == [
+        ("error_log_resolutions", 1, "migration 0012"),
+        ("error_logs", 1, "migration 0012"),  # the row logged outside any run
+        ("error_logs", 7, "migration 0012"),
+        ("verification_results", 7, "migration 0012"),
+    ]
+    assert _check(db).findings == [] and _check(db).rows == 16
+    assert resolve(db, 1, notes="again", actor="ops", now=NOW + timedelta(hours=1))
+    assert _check(db).findings == []
+    db.dispose()

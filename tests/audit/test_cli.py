@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -32,12 +33,13 @@ def balmon(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def ran(tmp_path: Path) -> tuple[Path, Engine]:
+def ran(tmp_path: Path) -> Iterator[tuple[Path, Engine]]:
     db = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     _run(engine, tmp_path, DAY)
-    return db, engine
+    yield db, engine
+    engine.dispose()
 
 
 def test_verify_and_anchor_from_the_command_line(ran: tuple[Path, Engine]) -> None:

@@ -1,75 +1,112 @@
-"""Hash and seal rows that have no chain yet: those written before the chains existed."""
+"""Hash and seal rows that have no chain yet: those written before the chains existed.
+
+Streams the rows (a batch at a time, never a whole table in memory) and writes each batch's
+hashes with one executemany, one segment per run and business date for attempts and
+results, one per business date for the resolution history.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
-from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
-from balmon.audit.chain import Chain, Segment, new_segment
+from balmon.audit.chain import CHAIN_COLUMNS, Chain, Segment, new_segment
 from balmon.audit.seals import seal
 from balmon.storage.schema import error_log_resolutions, error_logs, verification_results
 
+BATCH = 5_000
 
-def _stamp(
-    connection: Connection,
-    table: Table,
-    groups: Iterable[tuple[tuple[int | None, date | None], list[dict[str, Any]]]],
-    prefix: str,
-    *,
-    by: str,
-    now: datetime,
-) -> int:
+
+def _equal(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _write_hashes(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(f"new_{name}") for name in CHAIN_COLUMNS})
+    )
+    connection.execute(
+        statement,
+        [{"row_id": r["id"]} | {f"new_{n}": r[n] for n in CHAIN_COLUMNS} for r in rows],
+    )
+
+
+def _run_rows(connection: Connection, table: Table, *, by: str, now: datetime) -> int:
+    t = table.c
+    groups = connection.execute(
+        select(t.run_id, t.business_date).where(t.chain_hash.is_(None)).distinct()
+    ).all()
     done = 0
-    for (run_id, day), rows in groups:
-        name = f"{prefix}{run_id}" if prefix == "r" else f"{prefix}{day:%Y%m%d}" if day else prefix
-        chain = Chain(table.name, new_segment(name))
-        seq, last = chain.stamp(rows)
-        for row in rows:
-            connection.execute(
-                update(table)
-                .where(table.c.id == row["id"])
-                .values({k: row[k] for k in ("chain_segment", "chain_seq", "chain_hash")})
-            )
-        segment = Segment(table.name, chain.segment, run_id, day, seq, last)
-        seal(connection, segment, by=by, now=now)
-        done += seq
+    for run_id, day in groups:
+        chain = Chain(table.name, new_segment(f"r{run_id}"))
+        last_id = 0
+        while True:
+            batch = [
+                dict(r._mapping)
+                for r in connection.execute(
+                    select(table)
+                    .where(t.chain_hash.is_(None), _equal(t.run_id, run_id))
+                    .where(_equal(t.business_date, day), t.id > last_id)
+                    .order_by(t.id)
+                    .limit(BATCH)
+                )
+            ]
+            if not batch:
+                break
+            chain.advance(chain.stamp(batch))
+            _write_hashes(connection, table, batch)
+            last_id = batch[-1]["id"]
+        if chain.seq:
+            segment = Segment(table.name, chain.segment, run_id, day, chain.seq, chain.head)
+            seal(connection, segment, by=by, now=now)
+            done += chain.seq
+    return done
+
+
+def _history_rows(connection: Connection, *, by: str, now: datetime) -> int:
+    h, e = error_log_resolutions.c, error_logs.c
+    days: list[date | None] = list(
+        connection.scalars(
+            select(e.business_date)
+            .join(error_log_resolutions, h.error_log_id == e.id)
+            .where(h.chain_hash.is_(None))
+            .distinct()
+        )
+    )
+    done = 0
+    for day in days:
+        chain = Chain(error_log_resolutions.name, new_segment(f"h{day:%Y%m%d}" if day else "h"))
+        last_id = 0
+        while True:
+            batch = [
+                dict(r._mapping)
+                for r in connection.execute(
+                    select(error_log_resolutions, e.chain_hash.label("attempt_hash"))
+                    .join(error_logs, e.id == h.error_log_id)
+                    .where(h.chain_hash.is_(None), _equal(e.business_date, day), h.id > last_id)
+                    .order_by(h.id)
+                    .limit(BATCH)
+                )
+            ]
+            if not batch:
+                break
+            chain.advance(chain.stamp(batch))
+            _write_hashes(connection, error_log_resolutions, batch)
+            last_id = batch[-1]["id"]
+        if chain.seq:
+            segment = Segment(chain.table, chain.segment, None, day, chain.seq, chain.head)
+            seal(connection, segment, by=by, now=now)
+            done += chain.seq
     return done
 
 
 def hash_unchained(connection: Connection, *, now: datetime, by: str) -> int:
-    """Give every unhashed attempt, result and resolution a chain (one segment per run and
-    table, or per business date for resolutions) and seal it; returns how many rows."""
-    done = 0
-    for table in (error_logs, verification_results):
-        t = table.c
-        rows = [
-            dict(r._mapping)
-            for r in connection.execute(
-                select(table).where(t.chain_hash.is_(None)).order_by(t.run_id, t.id)
-            )
-        ]
-        groups = [
-            (key, list(members))
-            for key, members in groupby(rows, key=lambda r: (r["run_id"], r["business_date"]))
-        ]
-        done += _stamp(connection, table, groups, "r", by=by, now=now)
-    h, e = error_log_resolutions.c, error_logs.c
-    history = [
-        dict(r._mapping)
-        for r in connection.execute(
-            select(error_log_resolutions, e.chain_hash.label("attempt_hash"), e.business_date)
-            .join(error_logs, e.id == h.error_log_id)
-            .where(h.chain_hash.is_(None))
-            .order_by(e.business_date, h.id)
-        )
-    ]
-    by_day = [
-        ((None, day), list(members))
-        for day, members in groupby(history, key=lambda r: r["business_date"])
-    ]
-    done += _stamp(connection, error_log_resolutions, by_day, "h", by=by, now=now)
-    return done
+    """Give every unhashed attempt, result and resolution a chain and seal it; returns how
+    many rows. Attempts first: a resolution's hash covers its attempt's."""
+    done = _run_rows(connection, error_logs, by=by, now=now)
+    done += _run_rows(connection, verification_results, by=by, now=now)
+    return done + _history_rows(connection, by=by, now=now)
