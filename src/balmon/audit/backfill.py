@@ -7,10 +7,11 @@ results, one per business date for the resolution history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, select, update
 
 from balmon.audit.chain import CHAIN_COLUMNS, Chain, Segment, new_segment
 from balmon.audit.seals import seal
@@ -35,6 +36,35 @@ def _write_hashes(connection: Connection, table: Table, rows: list[dict[str, Any
     )
 
 
+def _stream(
+    connection: Connection, table: Table, chain: Chain, after: Callable[[int], Select[Any]]
+) -> None:
+    """Stamp the rows `after(last id)` selects, a batch at a time, in id order."""
+    last_id = 0
+    while batch := [
+        dict(r._mapping)
+        for r in connection.execute(after(last_id).order_by(table.c.id).limit(BATCH))
+    ]:
+        chain.advance(chain.stamp(batch))
+        _write_hashes(connection, table, batch)
+        last_id = batch[-1]["id"]
+
+
+def _seal(
+    connection: Connection,
+    chain: Chain,
+    run_id: int | None,
+    day: date | None,
+    *,
+    by: str,
+    now: datetime,
+) -> int:
+    if chain.seq:
+        segment = Segment(chain.table, chain.segment, run_id, day, chain.seq, chain.head)
+        seal(connection, segment, by=by, now=now)
+    return chain.seq
+
+
 def _run_rows(connection: Connection, table: Table, *, by: str, now: datetime) -> int:
     t = table.c
     groups = connection.execute(
@@ -43,27 +73,13 @@ def _run_rows(connection: Connection, table: Table, *, by: str, now: datetime) -
     done = 0
     for run_id, day in groups:
         chain = Chain(table.name, new_segment(f"r{run_id}"))
-        last_id = 0
-        while True:
-            batch = [
-                dict(r._mapping)
-                for r in connection.execute(
-                    select(table)
-                    .where(t.chain_hash.is_(None), _equal(t.run_id, run_id))
-                    .where(_equal(t.business_date, day), t.id > last_id)
-                    .order_by(t.id)
-                    .limit(BATCH)
-                )
-            ]
-            if not batch:
-                break
-            chain.advance(chain.stamp(batch))
-            _write_hashes(connection, table, batch)
-            last_id = batch[-1]["id"]
-        if chain.seq:
-            segment = Segment(table.name, chain.segment, run_id, day, chain.seq, chain.head)
-            seal(connection, segment, by=by, now=now)
-            done += chain.seq
+        of_run = [t.chain_hash.is_(None), _equal(t.run_id, run_id), _equal(t.business_date, day)]
+
+        def pending(after: int, of_run: list[Any] = of_run) -> Select[Any]:
+            return select(table).where(*of_run, t.id > after)
+
+        _stream(connection, table, chain, pending)
+        done += _seal(connection, chain, run_id, day, by=by, now=now)
     return done
 
 
@@ -80,27 +96,17 @@ def _history_rows(connection: Connection, *, by: str, now: datetime) -> int:
     done = 0
     for day in days:
         chain = Chain(error_log_resolutions.name, new_segment(f"h{day:%Y%m%d}" if day else "h"))
-        last_id = 0
-        while True:
-            batch = [
-                dict(r._mapping)
-                for r in connection.execute(
-                    select(error_log_resolutions, e.chain_hash.label("attempt_hash"))
-                    .join(error_logs, e.id == h.error_log_id)
-                    .where(h.chain_hash.is_(None), _equal(e.business_date, day), h.id > last_id)
-                    .order_by(h.id)
-                    .limit(BATCH)
-                )
-            ]
-            if not batch:
-                break
-            chain.advance(chain.stamp(batch))
-            _write_hashes(connection, error_log_resolutions, batch)
-            last_id = batch[-1]["id"]
-        if chain.seq:
-            segment = Segment(chain.table, chain.segment, None, day, chain.seq, chain.head)
-            seal(connection, segment, by=by, now=now)
-            done += chain.seq
+        of_day = [h.chain_hash.is_(None), _equal(e.business_date, day)]
+
+        def pending(after: int, of_day: list[Any] = of_day) -> Select[Any]:
+            return (
+                select(error_log_resolutions, e.chain_hash.label("attempt_hash"))
+                .join(error_logs, e.id == h.error_log_id)
+                .where(*of_day, h.id > after)
+            )
+
+        _stream(connection, error_log_resolutions, chain, pending)
+        done += _seal(connection, chain, None, day, by=by, now=now)
     return done
 
 
