@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, select, update
+from sqlalchemy import Connection, Select, Table, select
 
-from balmon.audit.chain import CHAIN_COLUMNS, Chain, Segment, new_segment
+from balmon.audit.chain import Chain, Segment, new_segment, write_hashes
 from balmon.audit.seals import seal
 from balmon.storage.schema import error_log_resolutions, error_logs, verification_results
 
@@ -22,18 +22,6 @@ BATCH = 5_000
 
 def _equal(column: Any, value: Any) -> Any:
     return column.is_(None) if value is None else column == value
-
-
-def _write_hashes(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values({name: bindparam(f"new_{name}") for name in CHAIN_COLUMNS})
-    )
-    connection.execute(
-        statement,
-        [{"row_id": r["id"]} | {f"new_{n}": r[n] for n in CHAIN_COLUMNS} for r in rows],
-    )
 
 
 def _stream(
@@ -46,7 +34,7 @@ def _stream(
         for r in connection.execute(after(last_id).order_by(table.c.id).limit(BATCH))
     ]:
         chain.advance(chain.stamp(batch))
-        _write_hashes(connection, table, batch)
+        write_hashes(connection, table, batch)
         last_id = batch[-1]["id"]
 
 

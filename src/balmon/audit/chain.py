@@ -17,11 +17,11 @@ from decimal import Decimal
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from balmon.audit import canonical
 from balmon.audit.canonical import genesis, link
-from balmon.storage.schema import error_log_resolutions, error_logs, verification_results
+from balmon.storage.schema import error_log_resolutions, error_logs
 
 # The immutable fields each table's hash covers, in their canonical order (after the
 # segment and position). A resolution also covers the hash of the attempt it resolves.
@@ -39,11 +39,6 @@ HASHED: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 CHAIN_COLUMNS = ("chain_segment", "chain_seq", "chain_hash")
-TABLES: dict[str, Table] = {
-    "error_logs": error_logs,
-    "verification_results": verification_results,
-    "error_log_resolutions": error_log_resolutions,
-}
 
 
 def row_hash(table: str, previous: str, segment: str, seq: int, row: Mapping[str, Any]) -> str:
@@ -121,7 +116,7 @@ def run_segment(run_id: int) -> str:
 def stamp_resolutions(connection: Connection, *, actor: str, now: datetime) -> list[Segment]:
     """Hash the history rows this transaction's resolutions appended (the database wrote
     them, by trigger, with this actor and time), one new segment per business date; returns
-    the segments (`audit.seals.Segment`) for sealing in the same transaction."""
+    the segments for sealing in the same transaction."""
     h, e = error_log_resolutions.c, error_logs.c
     rows = connection.execute(
         select(
@@ -145,12 +140,21 @@ def stamp_resolutions(connection: Connection, *, actor: str, now: datetime) -> l
     segments = []
     for day, members in by_day.items():
         chain = Chain(error_log_resolutions.name, new_segment(f"h{day:%Y%m%d}" if day else "h"))
-        rows_, last = chain.stamp(members)
-        for values in members:
-            connection.execute(
-                update(error_log_resolutions)
-                .where(and_(h.id == values["id"], h.chain_hash.is_(None)))
-                .values({name: values[name] for name in CHAIN_COLUMNS})
-            )
-        segments.append(Segment(chain.table, chain.segment, None, day, rows_, last))
+        count, last = chain.stamp(members)
+        write_hashes(connection, error_log_resolutions, members)
+        segments.append(Segment(chain.table, chain.segment, None, day, count, last))
     return segments
+
+
+def write_hashes(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Store the chain columns `Chain.stamp` gave rows already in `table` (one executemany);
+    the triggers let them be written once, from empty."""
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.chain_hash.is_(None))
+        .values({name: bindparam(f"new_{name}") for name in CHAIN_COLUMNS})
+    )
+    connection.execute(
+        statement,
+        [{"row_id": r["id"]} | {f"new_{n}": r[n] for n in CHAIN_COLUMNS} for r in rows],
+    )
