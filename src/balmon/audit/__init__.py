@@ -1,7 +1,7 @@
 """The tamper-evident audit trail: hash chains over the audit tables, their seals, the
 anchor digest, and verifying all of it (`docs/audit.md`)."""
 
-from balmon.audit.chain import Chain, Segment, run_segment, stamp_resolutions
+from balmon.audit.chain import Chain, Segment, run_segment
 from balmon.audit.seals import seal, seal_resolutions, seal_run
 
 __all__ = [
@@ -11,5 +11,4 @@ __all__ = [
     "seal",
     "seal_resolutions",
     "seal_run",
-    "stamp_resolutions",
 ]

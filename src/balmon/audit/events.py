@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert
 
 from balmon.audit.seals import head
 from balmon.storage.schema import audit_events
@@ -38,14 +38,3 @@ def take_anchor(engine: Engine, *, actor: str, now: datetime) -> tuple[int, str]
         seals, digest = head(connection)
         record(connection, "anchor", actor=actor, now=now, details={"seals": seals}, digest=digest)
     return seals, digest
-
-
-def events(connection: Connection, action: str | None = None) -> list[dict[str, Any]]:
-    """Every event (or those of one action), oldest first."""
-    e = audit_events.c
-    query = select(audit_events).order_by(e.id)
-    if action is not None:
-        query = query.where(e.action == action)
-    return [
-        {**row._mapping, "details": json.loads(row.details)} for row in connection.execute(query)
-    ]
