@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"audit"},
     {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
     {"engine", "alerts"},
+    {"retention"},
     {"scheduling"},
     {"dashboard"},
     {"service"},

@@ -90,11 +90,11 @@ def test_resolving_appends_to_an_append_only_history(engine: Engine) -> None:
         (True, "bank fixed the sync", "ops"),
         (False, "reopened: recurred", "ops"),
     ]
-    for statement in (
-        "UPDATE error_log_resolutions SET notes = 'x'",
-        "DELETE FROM error_log_resolutions",
+    for statement, refusal in (
+        ("UPDATE error_log_resolutions SET notes = 'x'", "append-only"),
+        ("DELETE FROM error_log_resolutions", "outside the retention procedure"),
     ):
-        with pytest.raises(DatabaseError, match="append-only"), engine.begin() as c:
+        with pytest.raises(DatabaseError, match=refusal), engine.begin() as c:
             c.execute(text(statement))
 
 

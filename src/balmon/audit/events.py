@@ -13,6 +13,14 @@ from balmon.audit.seals import head
 from balmon.storage.schema import audit_events
 
 
+def details_text(details: dict[str, Any]) -> str:
+    """An event's details as stored: canonical JSON (sorted keys, no spaces), which is also
+    what a retention manifest's digest is computed over."""
+    return json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
 def record(
     connection: Connection,
     action: str,
@@ -23,7 +31,7 @@ def record(
     digest: str | None = None,
 ) -> int:
     """Append one event; returns its id."""
-    text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
+    text = details_text(details)
     key = connection.execute(
         insert(audit_events).values(at=now, actor=actor, action=action, details=text, digest=digest)
     ).inserted_primary_key

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, Select, false, func, null, or_, selec
 
 from balmon.audit.canonical import genesis
 from balmon.audit.chain import row_hash
+from balmon.audit.manifests import Archived, recorded
 from balmon.audit.seals import SEAL_GENESIS, seal_hash
 from balmon.storage.schema import (
     chain_head,
@@ -66,6 +67,8 @@ class Report:
     head: str = SEAL_GENESIS
     anchor: str | None = None
     anchor_found: bool | None = None
+    manifests: int = 0
+    archived_rows: int = 0
 
     @property
     def intact(self) -> bool:
@@ -103,16 +106,17 @@ def verify(
     start: date | None = None,
     end: date | None = None,
     anchor: str | None = None,
-    archived: dict[tuple[str, str], tuple[int, str]] | None = None,
 ) -> Report:
-    """Check the seal chain, then every segment of `start`..`end` (all when None).
-
-    `archived` maps (table, segment) to the row count and final hash that retention's
-    manifests say were archived and deleted: such a segment must have no rows left, and its
-    seal must match the manifest."""
+    """Check the seal chain and retention's manifests, then every segment of `start`..`end`
+    (all when None). Positions a manifest says were archived must be gone, and the rows
+    around them must link to the hashes it recorded for them."""
     report = Report(start, end, anchor=anchor)
     seals = _check_seal_chain(connection, report)
-    archived = archived or {}
+    manifests = recorded(connection, seals)
+    report.manifests, report.archived_rows = manifests.manifests, manifests.rows
+    for problem in manifests.problems:
+        report.findings.append(Finding("archive", "audit_events", problem))
+    archived = manifests.archived
     wanted = [
         s
         for s in seals.values()
@@ -148,22 +152,36 @@ def _check_gone(
     table: str,
     gone_names: set[str],
     seals: dict[tuple[str, str], Any],
-    archived: dict[tuple[str, str], tuple[int, str]],
+    archived: Archived,
     report: Report,
 ) -> None:
-    """Segments with no row left: fine when retention archived them as sealed."""
+    """Segments with no row left: fine when retention archived every position as sealed."""
     for name in sorted(gone_names):
         seal = seals.get((table, name))
         report.segments += 1
         if seal is None:
             continue
-        gone = archived.get((table, name))
-        if gone is None:
+        gaps = _gaps(archived, table, name)
+        previous, expected = _skip_archived(gaps, genesis(name), 1)
+        if expected == 1:
             detail = "every row of this sealed segment is gone"
             report.findings.append(Finding("deleted", table, detail, name))
-        elif gone != (seal.rows, seal.last_hash):
-            detail = "the archive manifest does not match the seal of the segment it archived"
+        elif expected - 1 != seal.rows or previous != seal.last_hash:
+            detail = "the archive manifests do not end where the seal of the segment ends"
             report.findings.append(Finding("seal mismatch", table, detail, name))
+
+
+def _gaps(archived: Archived, table: str, segment: str) -> dict[int, list[Any]]:
+    """The archived runs of positions of a segment, by first position."""
+    return {run[0]: run for run in archived.get((table, segment), [])}
+
+
+def _skip_archived(gaps: dict[int, list[Any]], previous: str, expected: int) -> tuple[str, int]:
+    """Move past archived runs that start at `expected` and link to `previous`."""
+    while expected in gaps and gaps[expected][2] == previous:
+        run = gaps.pop(expected)
+        previous, expected = run[3], run[1] + 1
+    return previous, expected
 
 
 def _check_seal_chain(connection: Connection, report: Report) -> dict[tuple[str, str], Any]:
@@ -371,7 +389,7 @@ def _check_segment(
     rows: list[Any],
     seal: Any,
     running: set[int],
-    archived: dict[tuple[str, str], tuple[int, str]],
+    archived: Archived,
     report: Report,
 ) -> None:
     report.rows += len(rows)
@@ -382,21 +400,36 @@ def _check_segment(
 
     # A segment's rows are inserted in order, so their ids rise with their positions.
     inverted = next((b for a, b in pairwise(rows) if b.id < a.id), None)
+    gaps = _gaps(archived, table, segment)
     previous, expected = genesis(segment), 1
     for row in rows:
+        if row.chain_seq > expected:
+            previous, expected = _skip_archived(gaps, previous, expected)
+        elif row.chain_seq == expected and expected in gaps:
+            found("inserted", f"row {row.id} is at position {expected}, which retention archived")
+            return
         problem = _first_problem(table, segment, row, previous, expected, day, inverted)
         if problem is not None:
             report.findings.append(problem)
             return
         previous, expected = row.chain_hash, expected + 1
-    written = expected - 1
-    if (table, segment) in archived:
-        found(
-            "deleted",
-            f"retention's manifest says this segment was archived and deleted, "
-            f"but {written} of its rows are still here",
-        )
-    elif seal is None:
+    previous, written = _skip_archived(gaps, previous, expected)
+    _against_seal(table, segment, rows, seal, running, previous, written - 1, report, found)
+
+
+def _against_seal(
+    table: str,
+    segment: str,
+    rows: list[Any],
+    seal: Any,
+    running: set[int],
+    previous: str,
+    written: int,
+    report: Report,
+    found: Any,
+) -> None:
+    """A segment's end against its seal: the number of positions and the final hash."""
+    if seal is None:
         if getattr(rows[0], "run_id", None) in running:
             report.open_segments.append(f"{table}/{segment}")
         else:

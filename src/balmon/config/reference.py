@@ -70,6 +70,16 @@ MEANINGS: dict[str, str] = {
     "dashboard.metrics_public": "Serve /metrics without a token (only behind a trusted network).",
     "triage.regression_days": "A case is a regression when the same customer had a resolved "
     "case with the same final code within this many days before.",
+    "retention.keep_days": "Days every audit table keeps its rows, by the business date of "
+    "their run (7 years by default); at least 90. Older rows are archived, then deleted, by "
+    "`balmon retention apply`.",
+    "retention.keep_days_by_table": "Per-table limits overriding `keep_days` (at least 90), "
+    "for `error_logs`, `verification_results`, `error_log_resolutions`, `alerts` (with their "
+    "messages, deliveries and run alarms) and `verification_runs`, e.g. `{ error_logs = 3650 }`."
+    " A run stays while anything of it does; an attempt and its resolution history together.",
+    "retention.archive_dir": "Where `balmon retention apply` writes its archives (one "
+    "directory per application, with its manifest).",
+    "retention.auto": "Let the scheduler apply retention once a week.",
     "dashboard.trusted_proxies": "Addresses of the reverse proxies whose X-Forwarded-For and "
     "X-Forwarded-Proto are believed (none by default: the client address is the peer's).",
     "schedule.cron": "When the scheduler fires: 5 fields, or 6 with seconds last.",

@@ -176,6 +176,35 @@ class TriageSettings(Section):
     regression_days: Annotated[int, Field(ge=1, le=366)] = 30
 
 
+# PCI DSS 10.5.1 keeps audit logs at least a year, three months at hand; below 90 days a
+# typo (keep_days = 7) would archive and delete almost everything on the next run.
+MIN_KEEP_DAYS = 90
+KeepDays = Annotated[int, Field(ge=MIN_KEEP_DAYS, le=36_600)]
+
+
+class RetentionSettings(Section):
+    keep_days: KeepDays = 2557
+    keep_days_by_table: dict[
+        Literal[
+            "error_logs",
+            "verification_results",
+            "error_log_resolutions",
+            "alerts",
+            "verification_runs",
+        ],
+        KeepDays,
+    ] = Field(default_factory=dict)
+    archive_dir: Path = Path("archive")
+    auto: bool = False
+
+    def keep(self, table: str) -> int:
+        """Days `table`'s rows are kept, as configured."""
+        for name, days in self.keep_days_by_table.items():
+            if name == table:
+                return days
+        return self.keep_days
+
+
 class Settings(BaseSettings):
     """All of balmon's configuration. Build it with `balmon.config.load_settings`."""
 
@@ -194,5 +223,6 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     dashboard: DashboardSettings = DashboardSettings()
     triage: TriageSettings = TriageSettings()
+    retention: RetentionSettings = RetentionSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -61,6 +61,10 @@ class RunRefused(BalmonError):
     """Another live process holds the lease on this business date's run."""
 
 
+class RetentionError(BalmonError):
+    """Retention refused to run, or found its own archive wrong: nothing was deleted."""
+
+
 class GroupTaken(BalmonError):
     """Another process grouped some of these alerts first; this transaction rolls back."""
 

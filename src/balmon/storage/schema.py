@@ -275,6 +275,32 @@ audit_events = Table(
     Index(None, "action", "at"),
 )
 
+# A legal hold: the rows of a customer, of a business date, or of a customer on a date, that
+# retention must keep whatever their age. Never deleted; released once, by whom and why.
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(limits.CUSTOMER_ID)),
+    Column("business_date", Date),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("released_by", String(100)),
+    Column("released_at", UTCDateTime),
+    Column("release_reason", Text),
+    CheckConstraint("customer_id IS NOT NULL OR business_date IS NOT NULL", name="target"),
+)
+
+# Open (one row) only inside retention's deleting transaction, which also records what it
+# deleted in audit_events: the database's DELETE guards let a row go only while it is open.
+retention_gate = Table(
+    "retention_gate",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+)
+
 alerts = Table(
     "alerts",
     metadata,
