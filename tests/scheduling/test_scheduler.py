@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,14 @@ from balmon.alerts import outbox
 from balmon.alerts.channels import Channel, parse_channels
 from balmon.alerts.content import Rendered
 from balmon.config import Settings
+from balmon.config.settings import RetentionSettings
 from balmon.engine.lease import Owner
 from balmon.scheduling.alarms import Alarm
 from balmon.scheduling.launcher import Launch, LaunchState, RunLauncher
 from balmon.scheduling.scheduler import Scheduler
 from balmon.storage.schema import (
     alert_messages,
+    audit_events,
     run_alarms,
     run_leases,
     scheduler_instances,
@@ -279,3 +281,36 @@ async def test_an_alarm_raised_while_alerts_are_flushed_is_delivered_at_once(
     notifier.scheduler = scheduler
     await _run_until(scheduler, lambda: len(notifier.titles) >= 2, timeout=5)
     assert notifier.titles == ["[balmon] earlier", "[balmon] CRITICAL: 2026-11-27 run failed"]
+
+
+async def test_the_scheduler_applies_retention_once_a_week(
+    engine: Engine, bank: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, customers = bank
+    archive = tmp_path / "archive"
+    settings = _settings(engine, url, customers).model_copy(
+        update={"retention": RetentionSettings(keep_days=90, archive_dir=archive, auto=True)}
+    )
+    clock = FixedClock(NOW)
+    launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+    old = date(2026, 5, 4)
+    for day in (old, date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)):
+        assert (await launcher.run(day)).state is LaunchState.COMPLETED
+
+    def applications() -> int:
+        with engine.connect() as c:
+            return len(
+                c.execute(select(audit_events).where(audit_events.c.action == "retention")).all()
+            )
+
+    scheduler = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
+    await _run_until(scheduler, lambda: applications() == 1)
+    assert old not in {r.business_date for r in _runs(engine)}
+    assert len(list(archive.glob("retention-*/manifest.json"))) == 1
+    # Another instance two hours later: the week has not passed, nothing is applied again.
+    clock.current = NOW + timedelta(hours=2)
+    again = Scheduler(
+        settings=settings, engine=engine, launcher=launcher, clock=clock, owner=Owner("again", 1)
+    )
+    await _run_until(again, lambda: _beat_of(engine, "again:1") is not None)
+    assert applications() == 1

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from balmon import __version__
-from balmon.cli import alerts, audit, config, dashboard, db, service, silences
+from balmon.cli import alerts, audit, config, dashboard, db, retention, service, silences
 from balmon.cli.bank_sim import bank_sim_command
 from balmon.cli.demo import demo_command
 from balmon.cli.run import run_command
@@ -25,6 +25,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(silences.app, name="silences")
 app.add_typer(audit.app, name="audit")
+app.add_typer(retention.app, name="retention")
 app.add_typer(dashboard.users_app, name="users")
 app.add_typer(dashboard.tokens_app, name="tokens")
 app.command("serve")(service.serve_command)

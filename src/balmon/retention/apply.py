@@ -20,11 +20,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select
 
 from balmon.audit.chain import Segment
 from balmon.audit.events import details_text, record
@@ -35,7 +35,7 @@ from balmon.config.settings import RetentionSettings
 from balmon.errors import RetentionError
 from balmon.retention.archive import FORMAT, MANIFEST, ArchiveWriter, check_file
 from balmon.retention.policy import TABLES, Holds, Policy, Retained, holds_in_force
-from balmon.storage.schema import chain_seals, retention_gate
+from balmon.storage.schema import audit_events, chain_seals, retention_gate
 
 PAGE = 5000  # rows read per query
 RANGES_PER_DELETE = 200
@@ -89,6 +89,14 @@ def apply(
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def last_applied(connection: Connection) -> datetime | None:
+    """When retention was last applied (by hand or by a scheduler), if ever."""
+    last = connection.scalar(
+        select(func.max(audit_events.c.at)).where(audit_events.c.action == RETENTION)
+    )
+    return last.replace(tzinfo=UTC) if isinstance(last, datetime) and last.tzinfo is None else last
 
 
 def _refuse_when_broken(engine: Engine, policy: Policy) -> None:

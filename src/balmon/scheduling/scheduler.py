@@ -1,5 +1,6 @@
 """The scheduler loop: run each due business date once, raise the missed/failed alarm, flush
-pending alerts, and record its own heartbeat for the dashboard and Prometheus.
+pending alerts, apply retention weekly (`retention.auto`), and record its own heartbeat for
+the dashboard and Prometheus.
 
 It wakes at each cron firing and at least every `engine.heartbeat_seconds`. Dates are claimed
 through the run lease, so any number of schedulers (and hand-started runs) can share a
@@ -21,6 +22,9 @@ from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine.lease import Owner
 from balmon.engine.state import DateState, completed_dates, date_status
+from balmon.errors import RetentionError
+from balmon.retention import apply as apply_retention
+from balmon.retention.apply import last_applied
 from balmon.scheduling import instances
 from balmon.scheduling.alarms import Alarm, raise_alarm
 from balmon.scheduling.calendar import Schedule
@@ -28,6 +32,9 @@ from balmon.scheduling.launcher import LaunchState, RunLauncher
 from balmon.storage.states import AlarmReason
 
 log = logging.getLogger("balmon.scheduling")
+RETENTION_EVERY = timedelta(days=7)
+# How often a scheduler looks whether retention is due (or tries again after a refusal).
+RETENTION_CHECK = timedelta(hours=1)
 
 
 class Scheduler:
@@ -62,6 +69,7 @@ class Scheduler:
         self._raised: set[tuple[date, AlarmReason]] = set()
         self._next_firing: datetime | None = None
         self._next_flush: datetime | None = None
+        self._next_retention_check: datetime | None = None
 
     async def run(self) -> None:
         """Work until cancelled; on cancellation interrupt this instance's run cleanly."""
@@ -97,6 +105,11 @@ class Scheduler:
             # asks for the next pass to flush, and that request must not be overwritten.
             self._next_flush = now + timedelta(seconds=self._settings.alerts.flush_interval_seconds)
             await self._flush()
+        if self._settings.retention.auto and (
+            self._next_retention_check is None or now >= self._next_retention_check
+        ):
+            self._next_retention_check = now + RETENTION_CHECK
+            await asyncio.to_thread(self._retention, now)
         await asyncio.to_thread(self._beat, now, fired)
 
     def _sleep_seconds(self) -> float:
@@ -163,6 +176,28 @@ class Scheduler:
             return
         if report.messages or report.sent:
             log.info("alerts flushed", extra=report.as_dict())
+
+    def _retention(self, now: datetime) -> None:
+        """Apply retention when a week has passed since the last application (by any
+        instance or by hand), never while a run is writing (SQLite has one writer)."""
+        if self._launcher.running() or self._queue:
+            return
+        with self._engine.connect() as connection:
+            last = last_applied(connection)
+        if last is not None and now - last < RETENTION_EVERY:
+            return
+        try:
+            applied = apply_retention(
+                self._engine, self._settings.retention, now=now, actor=f"scheduler {self.name}"
+            )
+        except RetentionError as exc:
+            log.error("retention not applied: %s", exc, extra={"scheduler": self.name})
+            return
+        rows = applied.rows()
+        log.info(
+            "retention applied",
+            extra={"archive": str(applied.directory), "rows": sum(rows.values()), **rows},
+        )
 
     def _beat(self, now: datetime, fired: bool) -> None:
         firing, day = self._schedule.next_business_date(now)
