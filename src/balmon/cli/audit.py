@@ -69,6 +69,11 @@ def _print(report: Report, took: float) -> None:
         f"checked {report.rows:,} rows in {report.segments:,} segments ({span}) and "
         f"{report.seals:,} seals in {took:.1f}s"
     )
+    if report.manifests:
+        typer.echo(
+            f"and {report.manifests:,} retention manifests ({report.archived_rows:,} rows "
+            "archived): their digests, seals and rows gone as they say"
+        )
     for finding in report.findings:
         where = f" {finding.segment}" if finding.segment else ""
         typer.echo(f"BROKEN {finding.problem}: {finding.table}{where}: {finding.detail}")
