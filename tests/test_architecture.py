@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"engine", "alerts"},
     {"retention"},
     {"scheduling"},
+    {"compliance"},
     {"dashboard"},
     {"service"},
     {"cli"},

@@ -10,6 +10,7 @@ from balmon import __version__
 from balmon.cli import alerts, audit, config, dashboard, db, retention, service, silences
 from balmon.cli.bank_sim import bank_sim_command
 from balmon.cli.demo import demo_command
+from balmon.cli.report import report_command
 from balmon.cli.run import run_command
 from balmon.errors.reference import render_markdown, render_text
 
@@ -34,6 +35,7 @@ app.command("check")(service.check_command)
 app.command("run")(run_command)
 app.command("bank-sim")(bank_sim_command)
 app.command("demo")(demo_command)
+app.command("report")(report_command)
 
 
 @app.command("codes")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
@@ -14,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from balmon.compliance.as_csv import spreadsheet_cell
 from balmon.dashboard import models, queries
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import (
@@ -140,21 +140,6 @@ def errors_csv(request: Request, who: Viewer, f: Filter) -> StreamingResponse:
 
     headers = {"Content-Disposition": 'attachment; filename="balmon-errors.csv"'}
     return StreamingResponse(rows(), media_type="text/csv", headers=headers)
-
-
-# What a spreadsheet would run: a cell starting with = or @, a tab or carriage return (which
-# some programs skip before looking), or + or - followed by more than a plain id or number
-# (an operator, a function call, a DDE reference). "-C001" or "+44" stay exactly as they are.
-_FORMULA = re.compile(r"[=@\t\r]|[+-](?![\w.]*$)")
-
-
-def spreadsheet_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will show, never run."""
-    if isinstance(value, str) and _FORMULA.match(value):
-        return "'" + value  # keep spreadsheet formulas from running (CSV injection)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @router.get(

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from balmon.compliance.as_csv import spreadsheet_cell
 from balmon.dashboard import models
-from balmon.dashboard.api import Viewer, default_day, engine_of, spreadsheet_cell
+from balmon.dashboard.api import Viewer, default_day, engine_of
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import CustomerId, Day, Page
 from balmon.engine.results import fails_of_date

@@ -140,6 +140,17 @@ CODES: dict[ErrorCode, CodeInfo] = {
 }
 
 
+# The codes that say the data was wrong, not that it could not be fetched: flagged for the
+# banking team, never counted as PASS or FAIL (the compliance report lists them apart).
+DATA_QUALITY = (
+    ErrorCode.MISSING_DATA,
+    ErrorCode.INVALID_RESPONSE,
+    ErrorCode.NULL_BALANCE,
+    ErrorCode.NEGATIVE_BALANCE,
+    ErrorCode.INVALID_INPUT,
+)
+
+
 def info(code: ErrorCode | str) -> CodeInfo:
     """Return the taxonomy entry for `code` (raises KeyError for an unknown code)."""
     return CODES[ErrorCode(code)]
