@@ -23,6 +23,7 @@ from balmon.dashboard import (
     fails,
     metrics,
     pages,
+    report_pages,
     silence_routes,
 )
 from balmon.dashboard.auth import Principal, Role
@@ -78,6 +79,7 @@ def create_app(
         fails.page_router,
         silence_routes.page_router,
         alert_pages.page_router,
+        report_pages.router,
     ):
         app.include_router(router, include_in_schema=False)  # pages: the API is the contract
     app.add_api_route(
