@@ -15,6 +15,8 @@ TITLE = 255  # alert_messages.title
 NOTES = 2000  # a resolution's notes, as typed by an operator
 ALARM_DETAIL = 1000  # run_alarms.detail: why a date was alarmed
 SMS = 300  # the short text sent to SMS channels
+ACTOR = 100  # who did something: resolved_by, created_by, actor, sealed_by ...
+ROW_ID = 2**63 - 1  # the largest id a BIGINT (or SQLite's INTEGER) key can hold
 ELLIPSIS = "..."
 
 

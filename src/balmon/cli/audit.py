@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from datetime import UTC, date, datetime
@@ -12,7 +11,15 @@ import typer
 
 from balmon.audit.events import take_anchor
 from balmon.audit.verify import Report, snapshot, verify
-from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
+from balmon.cli.common import (
+    ByOption,
+    ConfigOption,
+    actor,
+    exit_on_error,
+    fail,
+    ready_engine,
+    settings_or_exit,
+)
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
@@ -89,14 +96,14 @@ def _print(report: Report, took: float) -> None:
 
 @app.command("anchor")
 def anchor_command(
-    by: Annotated[str | None, typer.Option("--by", help="Who takes it.")] = None,
+    by: ByOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Print (and record) one digest over every seal to date, to keep outside the database."""
     settings = settings_or_exit(config)
     with exit_on_error():
         engine = ready_engine(settings)
-        seals, digest = take_anchor(engine, actor=by or getpass.getuser(), now=datetime.now(UTC))
+        seals, digest = take_anchor(engine, actor=actor(by), now=datetime.now(UTC))
     typer.echo(digest)
     typer.echo(
         f"covers {seals:,} seals as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; keep it outside "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,33 @@ ConfigOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who does it (default: the login name).")
+]
+
+
+def actor(by: str | None) -> str:
+    """Who does it: `--by`, else the login name; too long to record is a usage error."""
+    who = by if by is not None else getpass.getuser()
+    if not who.strip() or len(who) > limits.ACTOR:
+        fail(f"--by: give a name of 1 to {limits.ACTOR} characters", 2)
+    return who
+
+
+def customer_id(value: str | None) -> str | None:
+    """A `--customer` value balmon can store, or a usage error."""
+    if value is not None and not 0 < len(value) <= limits.CUSTOMER_ID:
+        fail(f"--customer: a customer id has 1 to {limits.CUSTOMER_ID} characters", 2)
+    return value
+
+
+def row_id(value: int, what: str) -> int:
+    """An id given on the command line; one no table can hold names nothing that exists."""
+    if not 0 < value <= limits.ROW_ID:
+        fail(f"no {what} {value}", 1)
+    return value
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -78,5 +106,7 @@ def exit_on_error() -> Iterator[None]:
         fail(f"database unavailable: {_database_reason(exc)}", 1)
     except StorageError as exc:
         fail(f"database error: {exc}", 1)
+    except DBAPIError as exc:  # refused by the database: one line, never its parameters
+        fail(f"database refused: {_database_reason(exc)}", 1)
     except BalmonError as exc:
         fail(str(exc), 1)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
+from balmon.cli.common import (
+    ByOption,
+    ConfigOption,
+    actor,
+    customer_id,
+    exit_on_error,
+    fail,
+    ready_engine,
+    row_id,
+    settings_or_exit,
+)
 from balmon.retention import Applied, apply
 from balmon.retention import holds as legal
 from balmon.retention.policy import TABLES
@@ -20,13 +29,6 @@ from balmon.storage.database import normalize_url
 app = typer.Typer(help="Retention: archive old rows, legal holds, restore.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: rows retention must keep.", no_args_is_help=True)
 app.add_typer(hold_app, name="hold")
-ByOption = Annotated[
-    str | None, typer.Option("--by", help="Who does it (default: the login name).")
-]
-
-
-def _actor(by: str | None) -> str:
-    return by or getpass.getuser()
 
 
 @app.command("apply")
@@ -42,7 +44,7 @@ def apply_command(
     with exit_on_error():
         engine = ready_engine(settings)
         applied = apply(
-            engine, settings.retention, now=datetime.now(UTC), actor=_actor(by), dry_run=dry_run
+            engine, settings.retention, now=datetime.now(UTC), actor=actor(by), dry_run=dry_run
         )
     _print(applied)
 
@@ -105,10 +107,10 @@ def hold_add_command(
         engine = ready_engine(settings)
         hold_id = legal.add(
             engine,
-            customer=customer,
+            customer=customer_id(customer),
             day=_day(day),
             reason=reason,
-            actor=_actor(by),
+            actor=actor(by),
             now=datetime.now(UTC),
         )
     typer.echo(f"hold {hold_id} added")
@@ -150,7 +152,9 @@ def hold_release_command(
     settings = settings_or_exit(config)
     with exit_on_error():
         engine = ready_engine(settings)
-        legal.release(engine, hold_id, reason=reason, actor=_actor(by), now=datetime.now(UTC))
+        legal.release(
+            engine, row_id(hold_id, "hold"), reason=reason, actor=actor(by), now=datetime.now(UTC)
+        )
     typer.echo(f"hold {hold_id} released")
 
 

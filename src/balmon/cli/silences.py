@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 import typer
 
 from balmon.cli.common import (
+    ByOption,
     ConfigOption,
+    actor,
+    customer_id,
     exit_on_error,
     fail,
     ready_engine,
+    row_id,
     settings_or_exit,
 )
 from balmon.errors import CODES, UserError
 from balmon.triage import silences
 
 app = typer.Typer(help="Silences: known issues not to alert about.", no_args_is_help=True)
-ByOption = Annotated[
-    str | None, typer.Option("--by", help="Who does it (default: the login name).")
-]
-
-
-def _actor(by: str | None) -> str:
-    return by or getpass.getuser()
 
 
 def _expiry(value: str | None) -> datetime | None:
@@ -52,11 +48,11 @@ def add_command(
     if code is not None and code not in {c.value for c in CODES}:
         fail(f"--code: unknown error code {code!r} (see `balmon codes`)", 2)
     settings = settings_or_exit(config)
-    new = silences.NewSilence(customer, code, reason, _expiry(expires))
+    new = silences.NewSilence(customer_id(customer), code, reason, _expiry(expires))
     with exit_on_error():
         engine = ready_engine(settings)
         try:
-            silence_id = silences.add(engine, new, actor=_actor(by), now=datetime.now(UTC))
+            silence_id = silences.add(engine, new, actor=actor(by), now=datetime.now(UTC))
         except UserError as exc:
             fail(str(exc), 2)
     typer.echo(f"silence {silence_id} added")
@@ -92,7 +88,9 @@ def expire_command(
     settings = settings_or_exit(config)
     with exit_on_error():
         engine = ready_engine(settings)
-        done = silences.expire(engine, silence_id, actor=_actor(by), now=datetime.now(UTC))
+        done = silences.expire(
+            engine, row_id(silence_id, "silence in force"), actor=actor(by), now=datetime.now(UTC)
+        )
     if not done:
         fail(f"no silence {silence_id} in force", 1)
     typer.echo(f"silence {silence_id} expired")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, distinct, func, select
@@ -175,13 +175,17 @@ def _runs(connection: Connection, found: Figures, schedule: Schedule, now: datet
                 row.invalid_input_count,
             )
         )
+    # A date is due from balmon's first run on (nothing was missed before it existed) to
+    # the newest date the schedule has fired for.
     due = schedule.due_dates(now)
-    newest_due = due[-1] if due else found.start - timedelta(days=1)
-    found.expected_dates = [
-        d
-        for d in _days(found.start, min(found.end, newest_due))
-        if schedule.calendar.is_business_day(d)
-    ]
+    first_run = connection.scalar(select(func.min(r.business_date)))
+    begin = max(found.start, first_run) if first_run is not None else None
+    if due and begin is not None and due[-1] >= begin:
+        found.expected_dates = [
+            d
+            for d in _days(begin, min(found.end, due[-1]))
+            if schedule.calendar.is_business_day(d)
+        ]
     found.completed_dates = sorted(
         {line.business_date for line in found.runs if line.status == RunStatus.COMPLETED}
     )
@@ -329,8 +333,6 @@ def _retention(connection: Connection, found: Figures) -> None:
     """Retention applied during the period, and whether any application reached into it (its
     figures then count only the rows still in the database)."""
     ev = audit_events.c
-    first = datetime.combine(found.start, time(), UTC)
-    after = datetime.combine(found.end + timedelta(days=1), time(), UTC)
     for event in connection.execute(
         select(audit_events).where(ev.action == RETENTION).order_by(ev.id)
     ):
@@ -338,7 +340,7 @@ def _retention(connection: Connection, found: Figures) -> None:
         cutoffs = [date.fromisoformat(d) for d in manifest.get("cutoffs", {}).values()]
         if cutoffs and min(cutoffs) > found.start and any(manifest.get("rows", {}).values()):
             found.archived_into = True
-        if not first <= event.at < after:
+        if not found.start <= event.at.date() <= found.end:
             continue
         found.retention.append(
             {

@@ -38,8 +38,12 @@ def _hours(hours: float | None) -> str:
     return "" if hours is None else f"{hours:.2f}"
 
 
+MOST_DATES = 60  # listed in one cell; the count is always whole
+
+
 def _dates(days: list[date]) -> str:
-    return " ".join(d.isoformat() for d in days) or "none"
+    listed = " ".join(d.isoformat() for d in days[:MOST_DATES]) or "none"
+    return listed + (f" and {len(days) - MOST_DATES} more" if len(days) > MOST_DATES else "")
 
 
 def sections(f: Figures) -> list[Section]:

@@ -1,0 +1,65 @@
+"""Arguments no table can hold end a command with one line, never a traceback (the database
+would refuse them on PostgreSQL and MariaDB, and SQLite would store them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LONG_ID = "x" * 60
+LONG_NAME = "y" * 120
+HUGE = "9" * 21
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("retention", "hold", "add", "--customer", LONG_ID, "--reason", "r"), 2, "--customer"),
+        (("silences", "add", "--customer", LONG_ID, "--reason", "r"), 2, "--customer"),
+        (
+            (
+                "retention",
+                "hold",
+                "add",
+                "--date",
+                "2026-01-05",
+                "--reason",
+                "r",
+                "--by",
+                LONG_NAME,
+            ),
+            2,
+            "--by",
+        ),
+        (("silences", "add", "--code", "TIMEOUT", "--reason", "r", "--by", LONG_NAME), 2, "--by"),
+        (("audit", "anchor", "--by", LONG_NAME), 2, "--by"),
+        (("retention", "apply", "--dry-run", "--by", ""), 2, "--by"),
+        (("retention", "hold", "release", HUGE, "--reason", "r"), 1, f"no hold {HUGE}"),
+        (("silences", "expire", HUGE), 1, f"no silence in force {HUGE}"),
+    ],
+)
+def test_an_argument_too_big_to_store_is_one_line(
+    tmp_path: Path, args: tuple[str, ...], code: int, says: str
+) -> None:
+    env = {**os.environ, "BALMON_DATABASE__URL": f"sqlite:///{tmp_path / 'b.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "balmon", *args],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert done.stderr.count("\n") == 1 and says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_report_over_every_representable_date_works(tmp_path: Path) -> None:
+    env = {**os.environ, "BALMON_DATABASE__URL": f"sqlite:///{tmp_path / 'b.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "balmon", "report", "--from", "0001-01-01", "--to", "9999-12-31",
+         "--format", "csv"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "summary,Missed dates,Value,none" in done.stdout
