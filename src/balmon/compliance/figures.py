@@ -182,9 +182,7 @@ def _runs(connection: Connection, found: Figures, schedule: Schedule, now: datet
     begin = max(found.start, first_run) if first_run is not None else None
     if due and begin is not None and due[-1] >= begin:
         found.expected_dates = [
-            d
-            for d in _days(begin, min(found.end, due[-1]))
-            if schedule.calendar.is_business_day(d)
+            d for d in _days(begin, min(found.end, due[-1])) if schedule.calendar.is_business_day(d)
         ]
     found.completed_dates = sorted(
         {line.business_date for line in found.runs if line.status == RunStatus.COMPLETED}
