@@ -41,23 +41,36 @@ def encode_value(item: Any) -> Any:
     return item
 
 
+def _converters(table: Table) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Per column that JSON cannot carry as itself, how to read it back."""
+    found: list[tuple[str, Callable[[Any], Any]]] = []
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, UTCDateTime):
+            found.append((column.name, lambda raw: datetime.fromisoformat(raw).astimezone(UTC)))
+        elif isinstance(kind, Date):
+            found.append((column.name, date.fromisoformat))
+        elif isinstance(kind, Money):
+            found.append((column.name, Decimal))
+        elif isinstance(kind, Boolean):
+            found.append((column.name, bool))
+    return found
+
+
+_CONVERTERS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
 def decode_row(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
     """An archived row back as the column values balmon writes (unknown keys kept as they are,
     such as a resolution's `attempt_hash`)."""
+    converters = _CONVERTERS.get(table.name)
+    if converters is None:
+        converters = _CONVERTERS[table.name] = _converters(table)
     row = dict(data)
-    for column in table.columns:
-        raw = row.get(column.name)
-        if raw is None:
-            continue
-        kind = column.type
-        if isinstance(kind, UTCDateTime):
-            row[column.name] = datetime.fromisoformat(raw).astimezone(UTC)
-        elif isinstance(kind, Date):
-            row[column.name] = date.fromisoformat(raw)
-        elif isinstance(kind, Money):
-            row[column.name] = Decimal(raw)
-        elif isinstance(kind, Boolean):
-            row[column.name] = bool(raw)
+    for name, convert in converters:
+        raw = row.get(name)
+        if raw is not None:
+            row[name] = convert(raw)
     return row
 
 
@@ -82,6 +95,11 @@ class _OpenFile:
     ids: list[int] = field(default_factory=list)
     keys: list[list[Any]] = field(default_factory=list)
     runs: Runs | None = None
+    pending: list[bytes] = field(default_factory=list)  # lines not compressed yet
+
+    def flush(self) -> None:
+        self.stream.write(b"".join(self.pending))
+        self.pending.clear()
 
 
 class _HashingWriter:
@@ -131,7 +149,9 @@ class ArchiveWriter:
         line = json.dumps(
             {k: encode_value(v) for k, v in row.items()}, separators=(",", ":"), ensure_ascii=False
         )
-        handle.stream.write(line.encode() + b"\n")
+        handle.pending.append(line.encode() + b"\n")
+        if len(handle.pending) == 1000:  # compressing line by line costs twice as much
+            handle.flush()
         handle.rows += 1
         if before is not None:
             handle.runs = handle.runs or Runs()
@@ -151,6 +171,7 @@ class ArchiveWriter:
         """Finish every file; returns their manifest entries."""
         entries = []
         for month, handle in sorted(self._open.items()):
+            handle.flush()
             handle.stream.close()
             handle.raw.close()
             entry: dict[str, Any] = {
