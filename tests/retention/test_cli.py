@@ -4,6 +4,7 @@ database (every backend) as an investigator would."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -148,3 +149,29 @@ def test_a_changed_archive_is_not_restored(old: tuple[Path, Engine], tmp_path: P
         not copy.exists()
         or "verification_results" not in inspect(make_engine(f"sqlite:///{copy}")).get_table_names()
     )
+
+
+def test_a_broken_archive_or_target_is_one_line(old: tuple[Path, Engine], tmp_path: Path) -> None:
+    db, _ = old
+    assert balmon(db, "retention", "apply").returncode == 0
+    directory = next((tmp_path / "archive").glob("retention-*"))
+    manifest = json.loads((directory / "manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["table"] == "error_logs")
+    path = directory / entry["path"]
+    path.write_bytes(path.read_bytes()[:-40])  # cut short, and the manifest made to agree
+    entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    copy = f"sqlite:///{tmp_path / 'investigation.db'}"
+    for args, code, says in (
+        ((str(directory), "--into", copy), 1, "cannot be read back"),
+        ((str(tmp_path / "nowhere"), "--into", copy), 1, "not a readable retention manifest"),
+        ((str(directory), "--into", "oracle://x/y"), 2, "--into: unsupported database"),
+    ):
+        refused = balmon(db, "retention", "restore", *args)
+        assert refused.returncode == code, refused.stderr
+        assert says in refused.stderr and refused.stderr.count("\n") == 1
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the archive directory should be")
+    refused = balmon(db, "retention", "apply", BALMON_RETENTION__ARCHIVE_DIR=str(blocked))
+    assert refused.returncode == 1 and "cannot create the archive" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -19,6 +19,7 @@ from balmon.cli.common import (
     row_id,
     settings_or_exit,
 )
+from balmon.errors import ConfigError
 from balmon.retention import Applied, apply
 from balmon.retention import holds as legal
 from balmon.retention.policy import TABLES
@@ -165,9 +166,12 @@ def restore_command(
     config: ConfigOption = None,
 ) -> None:
     """Check an archive and load it into a separate, empty database for an investigation."""
+    try:
+        target = normalize_url(into)
+    except ConfigError as exc:
+        fail(f"--into: {exc.problem}", 2)
     settings = settings_or_exit(config)
     with exit_on_error():
-        target = normalize_url(into)
         if target == normalize_url(settings.database.url):
             fail("--into: that is balmon's own database; restore into a separate one", 2)
         engine = make_engine(into)

@@ -76,6 +76,8 @@ def apply(
         root.mkdir(parents=True)
     except FileExistsError:
         raise RetentionError(f"{root} already exists: one application per second") from None
+    except OSError as exc:
+        raise RetentionError(f"cannot create the archive {root}: {exc.strerror}") from None
     try:
         with engine.connect() as connection, connection.begin() as transaction:
             applied = _archive_and_delete(connection, policy, root, name, now=now, actor=actor)
@@ -83,6 +85,11 @@ def apply(
                 transaction.rollback()
         applied.dry_run, applied.directory = dry_run, None if dry_run else root
         return applied
+    except OSError as exc:  # a full or read-only disk: nothing was deleted
+        shutil.rmtree(root, ignore_errors=True)
+        raise RetentionError(
+            f"cannot write the archive {root}: {exc.strerror or exc}; nothing was deleted"
+        ) from None
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

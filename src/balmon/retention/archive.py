@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -213,9 +214,16 @@ def check_file(root: Path, entry: Mapping[str, Any], table: Table) -> list[str]:
     path = root / entry["path"]
     if not path.is_file():
         return [f"{entry['path']}: missing"]
-    problems: list[str] = []
     if file_sha256(path) != entry["sha256"]:
-        problems.append(f"{entry['path']}: SHA-256 does not match the manifest")
+        return [f"{entry['path']}: SHA-256 does not match the manifest"]
+    try:
+        return _check_rows(path, entry, table)
+    except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
+        return [f"{entry['path']}: cannot be read back ({type(exc).__name__})"]
+
+
+def _check_rows(path: Path, entry: Mapping[str, Any], table: Table) -> list[str]:
+    problems: list[str] = []
     ids: list[int] = []
     keys: list[list[Any]] = []
     chain = _ChainCheck(table, entry["segments"]) if "segments" in entry else None
@@ -225,7 +233,7 @@ def check_file(root: Path, entry: Mapping[str, Any], table: Table) -> list[str]:
         else:
             keys.append([data[c.name] for c in table.primary_key.columns])
         if chain is not None and not chain.add(decode_row(table, data)):
-            return [*problems, f"{entry['path']}: row {data.get('id')} does not give its hash"]
+            return [f"{entry['path']}: row {data.get('id')} does not give its hash"]
     rows = len(ids) + len(keys)
     if rows != entry["rows"]:
         problems.append(f"{entry['path']}: {rows} rows, the manifest says {entry['rows']}")
