@@ -75,7 +75,9 @@ class Holds:
     rows: tuple[dict[str, Any], ...] = ()
 
     def free(self, customer: Any | None, day: Any) -> ColumnElement[bool]:
-        """A row of `customer` (None: a table without customers) on `day` is not held."""
+        """A row of `customer` on `day` is not held. A table without customers (`customer`
+        None: runs, messages) is held by date here, and by customer through the held rows
+        that point at it (`Retained.blockers`)."""
         conditions: list[ColumnElement[bool]] = []
         if self.dates:
             conditions.append(or_(day.is_(None), day.not_in(sorted(self.dates))))
@@ -84,8 +86,6 @@ class Holds:
                 conditions.append(or_(customer.is_(None), customer.not_in(sorted(self.customers))))
             for held, on in sorted(self.pairs):
                 conditions.append(not_(and_(customer == held, day == on)))
-        elif self.customers or self.pairs:
-            pass  # a table without customers is held through the rows that point at it
         return and_(true(), *conditions)
 
 
