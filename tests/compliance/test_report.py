@@ -237,3 +237,15 @@ def test_balmon_report_writes_each_format(engine: Engine, tmp_path: Path, fmt: s
     assert out.stat().st_size > 1000 and "audit trail over the period: intact" in made.stderr
     bad = balmon(db, "report", "--from", "2026-10-08", "--to", "2026-10-05")
     assert bad.returncode == 2 and bad.stderr.strip() == "balmon: --from is after --to"
+
+
+def test_a_date_run_ahead_of_the_schedule_counts_as_due(engine: Engine, tmp_path: Path) -> None:
+    ahead = datetime.now(UTC).date() + timedelta(days=5)  # run by hand before it fell due
+    _run(engine, tmp_path, ahead)
+    report = build(
+        engine, _settings(engine), start=ahead, end=ahead, format=Format.CSV, now=datetime.now(UTC)
+    )
+    rows = _csv_rows(report.body)
+    assert ("summary", "Business dates due", "Value", "1") in rows
+    assert ("summary", "Dates with a completed run", "Value", "1") in rows
+    assert ("summary", "Missed dates", "Value", "none") in rows

@@ -176,13 +176,14 @@ def _runs(connection: Connection, found: Figures, schedule: Schedule, now: datet
             )
         )
     # A date is due from balmon's first run on (nothing was missed before it existed) to
-    # the newest date the schedule has fired for.
+    # the newest date the schedule has fired for, or a later one already run by hand.
     due = schedule.due_dates(now)
     first_run = connection.scalar(select(func.min(r.business_date)))
-    begin = max(found.start, first_run) if first_run is not None else None
-    if due and begin is not None and due[-1] >= begin:
+    newest = max([*due[-1:], *(line.business_date for line in found.runs)], default=None)
+    if first_run is not None and newest is not None:
+        begin, last = max(found.start, first_run), min(found.end, newest)
         found.expected_dates = [
-            d for d in _days(begin, min(found.end, due[-1])) if schedule.calendar.is_business_day(d)
+            d for d in _days(begin, last) if schedule.calendar.is_business_day(d)
         ]
     found.completed_dates = sorted(
         {line.business_date for line in found.runs if line.status == RunStatus.COMPLETED}
