@@ -63,3 +63,23 @@ def test_a_report_over_every_representable_date_works(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "summary,Missed dates,Value,none" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://balmon:p@ss@127.0.0.1/test", "write '@' in a password as %40"),
+        ("postgresql://balmon@127.0.0.1:54x2/test", "the port is not a number"),
+    ],
+)
+def test_a_malformed_database_url_is_one_line_that_prints_no_password(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    env = {**os.environ, "BALMON_DATABASE__URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "balmon", "db", "current"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"balmon: config error: database.url: {says}\n"
+    assert "ss@" not in done.stderr

@@ -96,3 +96,24 @@ def test_configuration_reference_is_generated_and_every_key_has_a_meaning() -> N
         '| `deadline` | "HH:MM", optional | unset | `BALMON_SCHEDULE__DEADLINE` |'
         in doc.read_text()
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[source]\ntimeout_seconds = inf\n", "source.timeout_seconds"),
+        ("[source]\ntimeout_seconds = 1e300\n", "source.timeout_seconds"),
+        ("[retry]\ndelays_seconds = [5.0, inf, 20.0]\n", "retry.delays_seconds.1"),
+        ("[source]\nmax_requests_per_second = nan\n", "source.max_requests_per_second"),
+        ("[alerts]\ngroup_wait_seconds = inf\n", "alerts.group_wait_seconds"),
+        ('[verification]\ndefault_min_balance = "1e999"\n', "verification.default_min_balance"),
+    ],
+)
+def test_a_duration_or_amount_that_never_ends_is_refused(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    path = tmp_path / "balmon.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.key == key

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from email.utils import formatdate
 
 import pytest
 from aiohttp import web
@@ -14,6 +17,8 @@ from aiohttp import web
 from balmon.config.settings import SourceSettings
 from balmon.errors import ApiFailure, BalanceError, ErrorCode
 from balmon.source import HttpBalanceSource
+
+BOMB = 20 * 1024 * 1024
 
 
 class Bank:
@@ -56,6 +61,26 @@ class Bank:
 
     async def _missing(self, request: web.Request, cid: str) -> web.StreamResponse:
         return web.json_response({"error": "not found"}, status=404)
+
+    async def _bomb(self, request: web.Request, cid: str) -> web.StreamResponse:
+        # 20 KB on the wire, 20 MiB once inflated; sent although balmon asked for none.
+        body = gzip.compress(b'{"customer_id": "bomb", "balance": "1", "pad": "' + b"0" * BOMB)
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return web.Response(body=body, headers=headers)
+
+    async def _moved(self, request: web.Request, cid: str) -> web.StreamResponse:
+        raise web.HTTPFound("/customers/elsewhere/balance")
+
+    async def _loop(self, request: web.Request, cid: str) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently(f"/customers/{cid}/balance")
+
+    async def _dated(self, request: web.Request, cid: str) -> web.StreamResponse:
+        # formatdate() writes the "-0000" zone, which parses to a naive datetime.
+        later = formatdate(time.time() + 30)
+        return web.json_response({}, status=503, headers={"Retry-After": later})
+
+    async def _deep(self, request: web.Request, cid: str) -> web.StreamResponse:
+        return web.Response(body=b"[" * 200_000 + b"]" * 200_000, content_type="application/json")
 
 
 @pytest.fixture
@@ -143,3 +168,73 @@ async def test_customer_ids_are_escaped_in_the_path(bank: tuple[Bank, str]) -> N
     assert await source.fetch("a/b") == Decimal("12.34")
     await source.aclose()
     assert state.hits["a/b"] == 1
+
+
+async def test_a_compressed_body_is_refused_unread(bank: tuple[Bank, str]) -> None:
+    _, url = bank
+    source = _source(url)
+    try:
+        with pytest.raises(BalanceError) as caught:
+            await source.fetch("bomb")
+    finally:
+        await source.aclose()
+    assert caught.value.code is ErrorCode.INVALID_RESPONSE
+    assert "'gzip'-encoded" in caught.value.message
+
+
+async def test_redirects_are_never_followed(bank: tuple[Bank, str]) -> None:
+    state, url = bank
+    source = _source(url)
+    try:
+        for cid, status in (("moved", 302), ("loop", 301)):
+            with pytest.raises(ApiFailure) as caught:
+                await source.fetch(cid)
+            assert caught.value.code is ErrorCode.API_ERROR and caught.value.status == status
+            assert f"HTTP {status} (a redirect, not followed)" in caught.value.message
+    finally:
+        await source.aclose()
+    assert state.hits["elsewhere"] == 0 and state.hits["loop"] == 1
+
+
+async def test_a_retry_after_date_in_the_minus_zero_zone_is_honoured(
+    bank: tuple[Bank, str],
+) -> None:
+    _, url = bank
+    source = _source(url)
+    try:
+        with pytest.raises(ApiFailure) as caught:
+            await source.fetch("dated")
+    finally:
+        await source.aclose()
+    assert caught.value.code is ErrorCode.API_ERROR
+    assert caught.value.retry_after is not None and 20 < caught.value.retry_after <= 31
+
+
+async def test_json_nested_too_deep_is_an_invalid_response(bank: tuple[Bank, str]) -> None:
+    _, url = bank
+    source = _source(url)
+    try:
+        assert await _code(source, "deep") is ErrorCode.INVALID_RESPONSE
+    finally:
+        await source.aclose()
+
+
+async def test_a_broken_status_line_says_what_was_malformed() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 abc secret-looking-bytes\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    source = _source(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(BalanceError) as caught:
+            await source.fetch("C1")
+    finally:
+        await source.aclose()
+        server.close()
+        await server.wait_closed()
+    assert caught.value.code is ErrorCode.INVALID_RESPONSE
+    assert caught.value.message == "malformed HTTP response: a bad status line"

@@ -17,8 +17,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
     PositiveInt,
     SecretStr,
     field_validator,
@@ -26,7 +24,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Seconds = Annotated[float, Field(gt=0)]
+from balmon.money import OutOfRange, storable
+
+# Durations are finite and at most a day: `inf` (which TOML and pydantic accept as a float)
+# would let a run wait forever.
+DAY_SECONDS = 86_400.0
+Seconds = Annotated[float, Field(gt=0, le=DAY_SECONDS, allow_inf_nan=False)]
+Wait = Annotated[float, Field(ge=0, le=DAY_SECONDS, allow_inf_nan=False)]
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Section(BaseModel):
@@ -41,7 +46,7 @@ class SourceSettings(Section):
     url: str | None = None
     token: SecretStr | None = None
     timeout_seconds: Seconds = 30.0
-    max_requests_per_second: PositiveFloat | None = None
+    max_requests_per_second: Rate | None = None
     circuit_breaker: bool = True
     breaker_window: PositiveInt = 100
     outage_timeout_seconds: Seconds = 300.0
@@ -68,7 +73,7 @@ class SourceSettings(Section):
 
 class RetrySettings(Section):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 3
-    delays_seconds: list[NonNegativeFloat] = Field(default_factory=lambda: [5.0, 10.0, 20.0])
+    delays_seconds: list[Wait] = Field(default_factory=lambda: [5.0, 10.0, 20.0])
     jitter: Literal["none", "full"] = "none"
 
     @model_validator(mode="after")
@@ -97,18 +102,19 @@ class VerificationSettings(Section):
     @field_validator("default_min_balance")
     @classmethod
     def _finite(cls, value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ValueError("must be a finite decimal number")
-        return value
+        try:
+            return storable(value)
+        except OutOfRange as exc:
+            raise ValueError(f"must be an amount balmon can store: {exc}") from None
 
 
 class AlertSettings(Section):
     urls: list[SecretStr] = Field(default_factory=list)
-    group_wait_seconds: NonNegativeFloat = 30.0
+    group_wait_seconds: Wait = 30.0
     flush_interval_seconds: Seconds = 60.0
     max_customers_per_message: PositiveInt = 50
     delivery_attempts: PositiveInt = 3
-    delivery_backoff_seconds: NonNegativeFloat = 1.0
+    delivery_backoff_seconds: Wait = 1.0
     dashboard_url: str | None = None
     summary: bool = False
     routes: dict[str, list[str]] = Field(default_factory=dict)

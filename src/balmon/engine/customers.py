@@ -13,6 +13,7 @@ from typing import TextIO
 
 from balmon import limits
 from balmon.errors import CustomerFileError
+from balmon.money import OutOfRange, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +73,17 @@ class SeenIds:
         self._slots = bigger
 
 
-def _parse_min(raw: str | None, default: Decimal) -> Decimal | None:
+def _parse_min(raw: str | None, default: Decimal) -> Decimal | str:
+    """The row's minimum as it will be compared and stored, or what is wrong with it."""
     text = (raw or "").strip()
     if not text:
         return default
     try:
-        value = Decimal(text)
+        return storable(Decimal(text))
     except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+        return "min_balance is not a decimal number"
+    except OutOfRange as exc:
+        return f"min_balance out of range: {exc}"
 
 
 def _check(
@@ -92,8 +95,8 @@ def _check(
     if len(customer_id) > limits.CUSTOMER_ID:
         return RejectedRow(line, None, f"line {line}: customer_id longer than {limits.CUSTOMER_ID}")
     min_balance = _parse_min(row.get("min_balance"), default)
-    if min_balance is None:
-        return RejectedRow(line, customer_id, f"line {line}: min_balance is not a decimal number")
+    if isinstance(min_balance, str):
+        return RejectedRow(line, customer_id, f"line {line}: {min_balance}")
     if not seen.add(customer_id):
         return RejectedRow(line, customer_id, f"line {line}: duplicate customer_id")
     return Customer(customer_id, min_balance, line)

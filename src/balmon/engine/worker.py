@@ -18,7 +18,15 @@ from balmon.engine.records import (
     trace_of,
 )
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ApiFailure, BalanceError, ErrorCode, InternalFailure, SourceUnavailable
+from balmon.errors import (
+    ApiFailure,
+    BalanceError,
+    ErrorCode,
+    InternalFailure,
+    InvalidResponse,
+    SourceUnavailable,
+)
+from balmon.money import OutOfRange, storable
 from balmon.retry import RetryPolicy
 from balmon.source import BalanceSource
 from balmon.storage.states import Status
@@ -85,6 +93,11 @@ class Worker:
             self._succeeded(job, balance)
 
     def _succeeded(self, job: Job, balance: Decimal) -> None:
+        try:
+            balance = storable(balance)  # compared as it will be stored
+        except OutOfRange as exc:
+            self._failed(job, InvalidResponse(f"balance out of range: {exc}"))
+            return
         status = Status.PASS if balance >= job.customer.min_balance else Status.FAIL
         self._result(job, status, balance, None, job.retries_done + 1)
 

@@ -71,8 +71,9 @@ CODES: dict[ErrorCode, CodeInfo] = {
             "API returned unexpected format",
             _S.HIGH,
             "Check API documentation; escalate if format changed",
-            "A 200 whose body is not a JSON object, lacks the balance, has an unparsable balance "
-            "or another customer's id, or exceeds 1 MiB: the API contract changed or broke.",
+            "A 200 whose body is not a JSON object, lacks the balance, has an unparsable balance, "
+            "one with more than 18 digits before the point, or another customer's id, or exceeds "
+            "1 MiB: the API contract changed or broke.",
             retryable=True,
         ),
         CodeInfo(
@@ -114,8 +115,9 @@ CODES: dict[ErrorCode, CodeInfo] = {
             "Customer file row is invalid",
             _S.MEDIUM,
             "Fix the named line of the customer file; the rest of the batch was processed",
-            "A row of the customer file has an empty or duplicate customer_id or an unparsable "
-            "min_balance. The row is skipped and logged with its line number.",
+            "A row of the customer file has an empty or duplicate customer_id, or a min_balance "
+            "that is not a decimal number or has more than 18 digits before the point. The row "
+            "is skipped and logged with its line number.",
             retryable=False,
         ),
         CodeInfo(

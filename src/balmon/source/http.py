@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import aiohttp
 
+from balmon import limits
 from balmon.clock import Clock, SystemClock
 from balmon.config.settings import SourceSettings
 from balmon.errors import (
@@ -34,8 +36,10 @@ def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
         return float(value.strip())
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if moment.tzinfo is None:  # "-0000" (RFC 5322's unknown zone) is UTC for HTTP dates
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - clock.now()).total_seconds())
 
 
@@ -50,7 +54,12 @@ class HttpBalanceSource:
         self._settings = settings
         self._clock = clock or SystemClock()
         self._base = settings.url
-        self._headers: Mapping[str, str] = {"Accept": "application/json"}
+        # No compression: a balance is a few bytes, and a compressed body could expand far
+        # beyond max_body_bytes (a gzip bomb) before anything counted it.
+        self._headers: Mapping[str, str] = {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
         if settings.token is not None:
             token = settings.token.get_secret_value()
             self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
@@ -58,7 +67,10 @@ class HttpBalanceSource:
         # while its deadline runs.
         connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            raise_for_status=False,
+            auto_decompress=False,
         )
         # aiohttp resends an idempotent request once after a reset (aio-libs/aiohttp#10790);
         # the bank must see exactly one request per attempt so the error log's counts are true.
@@ -79,7 +91,7 @@ class HttpBalanceSource:
         except BalanceError:
             raise
         except aiohttp.ClientResponseError as exc:
-            raise InvalidResponse(f"malformed HTTP response ({exc.status})") from exc
+            raise InvalidResponse(f"malformed HTTP response: {_what_was_malformed(exc)}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkFailure(f"connection failed: {type(exc).__name__}") from exc
         return parse_balance(
@@ -90,8 +102,17 @@ class HttpBalanceSource:
         )
 
     async def _request(self, customer_id: str) -> bytes:
-        async with self._session.get(self._url(customer_id), headers=self._headers) as response:
+        # Never follow a redirect: another server's answer is not the bank's balance, and a
+        # loop would send several requests for one attempt.
+        async with self._session.get(
+            self._url(customer_id), headers=self._headers, allow_redirects=False
+        ) as response:
             self._check_status(response)
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise InvalidResponse(
+                    f"response body is {limits.clip(encoding, 20)!r}-encoded; balmon asked for none"
+                )
             return await self._read_bounded(response)
 
     def _check_status(self, response: aiohttp.ClientResponse) -> None:
@@ -101,8 +122,9 @@ class HttpBalanceSource:
         if status == 404:
             raise MissingData("no balance record (HTTP 404)")
         retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock)
+        what = " (a redirect, not followed)" if 300 <= status < 400 else ""
         raise ApiFailure(
-            f"balance API answered HTTP {status}", status=status, retry_after=retry_after
+            f"balance API answered HTTP {status}{what}", status=status, retry_after=retry_after
         )
 
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
@@ -110,8 +132,6 @@ class HttpBalanceSource:
         length = response.content_length
         if length is not None and length > limit:
             raise InvalidResponse(f"response body exceeds {limit} bytes")
-        if length is not None:
-            return await response.read()  # aiohttp stops at Content-Length: bounded
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK):
             body += chunk
@@ -121,3 +141,20 @@ class HttpBalanceSource:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+# aiohttp's parser errors name what broke; the rest of their text may quote the bank's bytes.
+_MALFORMED = (
+    ("status line", "a bad status line"),
+    ("chunk", "a bad chunk size"),
+    ("content length", "a body shorter than its Content-Length"),
+    ("header", "a bad header"),
+)
+
+
+def _what_was_malformed(exc: aiohttp.ClientResponseError) -> str:
+    text = str(exc.message).lower()
+    for needle, said in _MALFORMED:
+        if needle in text:
+            return said
+    return "unparsable HTTP"

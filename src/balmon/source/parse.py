@@ -19,6 +19,8 @@ def _load_object(body: bytes) -> dict[str, Any]:
         document = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidResponse("response body is not valid JSON") from exc
+    except RecursionError:  # nested deeper than Python's parser goes: no balance is that deep
+        raise InvalidResponse("response body is JSON nested too deep") from None
     if not isinstance(document, dict):
         raise InvalidResponse(f"response is a JSON {type(document).__name__}, not an object")
     return document

@@ -22,10 +22,21 @@ _DRIVERS = {
 
 def normalize_url(raw: str) -> URL:
     """Parse a database URL and pick balmon's driver when none is named."""
+    netloc = raw.split("://", 1)[-1].split("/", 1)[0]
+    if netloc.count("@") > 1:
+        # Unencoded, the password's "@" would make part of it the host name, and error
+        # messages print host names.
+        raise ConfigError(
+            "database.url", "more than one '@' before the host: write '@' in a password as %40"
+        )
     try:
         url = make_url(raw)
     except ArgumentError:
         raise ConfigError("database.url", "not a valid database URL") from None
+    try:
+        url.port  # noqa: B018 (parsed lazily: a port like "54x2" raises here)
+    except ValueError:
+        raise ConfigError("database.url", "the port is not a number") from None
     backend = url.drivername.split("+", 1)[0]
     if backend not in _DRIVERS:
         raise ConfigError("database.url", f"unsupported database {backend!r}")
