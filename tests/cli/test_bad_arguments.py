@@ -84,3 +84,22 @@ def test_a_malformed_database_url_is_one_line_that_prints_no_password(
     assert done.stderr.startswith("balmon: config error: database.url: ")
     assert says in done.stderr and done.stderr.count("\n") == 1
     assert "ss@" not in done.stderr
+
+
+def test_two_processes_creating_one_new_sqlite_database_both_succeed(tmp_path: Path) -> None:
+    for attempt in range(4):
+        env = {**os.environ, "BALMON_DATABASE__URL": f"sqlite:///{tmp_path / f'new{attempt}.db'}"}
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "balmon", "db", "upgrade"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+            )
+            for _ in range(2)
+        ]
+        for process in started:
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,10 @@ def upgrade(engine: Engine) -> None:
 def _migration_lock(connection: Connection) -> Iterator[None]:
     """Serialise migrations of processes starting together (two `serve` on a new database)."""
     dialect = connection.dialect.name
+    if dialect == "sqlite":
+        with _file_lock(connection.engine.url.database):
+            yield
+        return
     if dialect == "postgresql":
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
     elif dialect in ("mysql", "mariadb"):
@@ -68,6 +73,23 @@ def _migration_lock(connection: Connection) -> Iterator[None]:
         elif dialect in ("mysql", "mariadb"):
             connection.execute(text("SELECT RELEASE_LOCK('balmon_migrate')"))
         connection.commit()
+
+
+@contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    """SQLite has no advisory lock, and pysqlite runs DDL outside a transaction: two processes
+    creating one new database would both create its tables. A lock on a file beside it (never
+    on the database file itself: closing another descriptor of that file would drop SQLite's
+    own locks) makes the second wait, then find nothing left to do."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_schema(engine: Engine) -> None:
