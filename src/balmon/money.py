@@ -10,13 +10,27 @@ failing the batch's INSERT.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 INTEGER_DIGITS = 18
 PLACES = 6
 QUANTUM = Decimal(1).scaleb(-PLACES)
 LIMIT = Decimal(10) ** INTEGER_DIGITS
 _WIDE = Context(prec=INTEGER_DIGITS + PLACES + 10)
+
+
+# One grammar for amounts written as text (the customer file's minimums, a bank's balance
+# sent as a string): ASCII digits, an optional sign, point and exponent; no "1_000", no other
+# scripts' digits, no "Infinity" or "NaN", no spaces inside.
+AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_amount(text: str) -> Decimal:
+    """The amount `text` writes, exactly; `InvalidOperation` when it is not one."""
+    if not AMOUNT.fullmatch(text):
+        raise InvalidOperation(text)
+    return Decimal(text)
 
 
 class OutOfRange(ValueError):

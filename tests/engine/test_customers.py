@@ -60,3 +60,54 @@ def test_seen_ids_is_an_exact_set_across_growth() -> None:
     assert all(seen.add(f"C{i}") for i in range(10_000))
     assert not any(seen.add(f"C{i}") for i in range(10_000))
     assert seen.add("new")
+
+
+def _from_bytes(tmp_path: Path, data: bytes) -> list[Customer | RejectedRow]:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(data)
+    return list(read_customers(path, Decimal("10")))
+
+
+def test_a_line_that_is_not_utf8_is_rejected_not_mangled(tmp_path: Path) -> None:
+    rows = _from_bytes(tmp_path, b"customer_id,min_balance\nM\xfcller,1\nM\xc3\xbcller,1\n")
+    assert rows[0] == RejectedRow(2, None, "line 2: not UTF-8 (save the file as UTF-8)")
+    assert rows[1] == Customer("Müller", Decimal("1"), 3)
+
+
+def test_an_unclosed_quote_spoils_its_own_line_only(tmp_path: Path) -> None:
+    rows = _from_bytes(tmp_path, b'customer_id,min_balance\n"A1,1\nB1,1\nC1,"2"\n')
+    assert rows == [
+        RejectedRow(2, None, "line 2: a quote is not closed on its line"),
+        Customer("B1", Decimal("1"), 3),
+        Customer("C1", Decimal("2"), 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b".,1", "customer_id is '.' or '..'"),
+        (b"..,1", "customer_id is '.' or '..'"),
+        (b"a\x00b,1", "customer_id holds a control character"),
+        (b"a\x1bb,1", "customer_id holds a control character"),
+        ("a\u2028b,1".encode(), "customer_id holds a control character"),
+        (b"A1,1_000", "min_balance is not a decimal number"),
+        ("A1,\u0661\u0662".encode(), "min_balance is not a decimal number"),
+        (b"A1,Infinity", "min_balance is not a decimal number"),
+        (b"A1,1 000", "min_balance is not a decimal number"),
+        (b"A1,1e999", "min_balance out of range: more than 18 digits before the decimal point"),
+    ],
+)
+def test_unsafe_ids_and_numbers_outside_the_grammar_are_rejected(
+    tmp_path: Path, line: bytes, reason: str
+) -> None:
+    rows = _from_bytes(tmp_path, b"customer_id,min_balance\n" + line + b"\nOK,1\n")
+    assert isinstance(rows[0], RejectedRow) and rows[0].reason == f"line 2: {reason}"
+    assert rows[1] == Customer("OK", Decimal("1"), 3)
+
+
+def test_a_header_that_is_not_utf8_refuses_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"customer_id,m\xe9n\nA,1\n")
+    with pytest.raises(CustomerFileError, match="line 1 \\(the header\\) is not UTF-8"):
+        list(read_customers(path, Decimal("0")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -65,3 +66,11 @@ def test_messages_never_repeat_the_body() -> None:
     with pytest.raises(InvalidResponse) as caught:
         _parse(b'{"customer_id": "C1", "balance": "secret-99.5x"}')
     assert "secret" not in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["1_000", "\u0661\u0662", "Infinity", "1 000", "0x10", "+-1"])
+def test_a_balance_written_outside_the_amount_grammar_is_invalid(text: str) -> None:
+    body = json.dumps({"customer_id": "C1", "balance": text}).encode()
+    with pytest.raises(BalanceError) as caught:
+        _parse(body)
+    assert caught.value.code is ErrorCode.INVALID_RESPONSE

@@ -1,19 +1,27 @@
-"""Stream the customer file row by row, rejecting bad rows with their line number."""
+"""Stream the customer file row by row, rejecting bad rows with their line number.
+
+The file is UTF-8 CSV with a header naming `customer_id` (and optionally `min_balance`), one
+customer per line. A line that is not UTF-8, whose quote is not closed, whose id is empty,
+unsafe (`unsafe_id`) or repeated, or whose minimum is not an amount (`AMOUNT`, `balmon.money`)
+is rejected with its line number as INVALID_INPUT; the rest of the file goes on.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import unicodedata
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from hashlib import blake2b
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from balmon import limits
 from balmon.errors import CustomerFileError
-from balmon.money import OutOfRange, storable
+from balmon.money import OutOfRange, parse_amount, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +81,30 @@ class SeenIds:
         self._slots = bigger
 
 
+# Characters no customer id may hold: controls (newline, NUL...), format and unassigned ones,
+# line and paragraph separators. "." and ".." are refused too: as a URL path segment they
+# would address another resource of the bank.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def unsafe_id(customer_id: str) -> str | None:
+    """Why `customer_id` cannot be sent to the bank, or None when it can."""
+    if len(customer_id) > limits.CUSTOMER_ID:
+        return f"customer_id longer than {limits.CUSTOMER_ID}"
+    if customer_id in (".", ".."):
+        return "customer_id is '.' or '..'"
+    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in customer_id):
+        return "customer_id holds a control character"
+    return None
+
+
 def _parse_min(raw: str | None, default: Decimal) -> Decimal | str:
     """The row's minimum as it will be compared and stored, or what is wrong with it."""
     text = (raw or "").strip()
     if not text:
         return default
     try:
-        return storable(Decimal(text))
+        return storable(parse_amount(text))
     except InvalidOperation:
         return "min_balance is not a decimal number"
     except OutOfRange as exc:
@@ -92,8 +117,9 @@ def _check(
     customer_id = (row.get("customer_id") or "").strip()
     if not customer_id:
         return RejectedRow(line, None, f"line {line}: empty customer_id")
-    if len(customer_id) > limits.CUSTOMER_ID:
-        return RejectedRow(line, None, f"line {line}: customer_id longer than {limits.CUSTOMER_ID}")
+    unsafe = unsafe_id(customer_id)
+    if unsafe is not None:
+        return RejectedRow(line, None, f"line {line}: {unsafe}")
     min_balance = _parse_min(row.get("min_balance"), default)
     if isinstance(min_balance, str):
         return RejectedRow(line, customer_id, f"line {line}: {min_balance}")
@@ -102,18 +128,43 @@ def _check(
     return Customer(customer_id, min_balance, line)
 
 
-def _open(path: Path) -> TextIO:
+def _open(path: Path) -> BinaryIO:
     try:
-        return path.open(newline="", encoding="utf-8-sig", errors="replace")
+        return path.open("rb")
     except OSError as exc:
         raise CustomerFileError(f"cannot open customer file {path}: {exc.strerror}") from None
 
 
-def _reader(handle: TextIO, path: Path) -> csv.DictReader[str]:
-    reader = csv.DictReader(handle)
-    if reader.fieldnames is None or "customer_id" not in reader.fieldnames:
-        raise CustomerFileError(f"{path}: header has no customer_id column")
-    return reader
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, str | None]]:
+    """Each physical line, decoded strictly as UTF-8 (a leading BOM dropped); None for a line
+    that is not UTF-8. A line is a row: no field of the file may span lines, so a quote left
+    open spoils its own line only."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield number, None
+
+
+def _fields(text: str) -> list[str]:
+    return next(csv.reader([text], strict=True), [])
+
+
+def _header(lines: Iterator[tuple[int, str | None]], path: Path) -> list[str]:
+    for number, text in lines:
+        if text is None:
+            raise CustomerFileError(f"{path}: line {number} (the header) is not UTF-8")
+        if text.strip():
+            try:
+                header = [name.strip() for name in _fields(text)]
+            except csv.Error:
+                break
+            if "customer_id" in header:
+                return header
+            break
+    raise CustomerFileError(f"{path}: header has no customer_id column")
 
 
 def check_file(path: Path) -> None:
@@ -122,24 +173,29 @@ def check_file(path: Path) -> None:
     Called before a run opens, so an unusable file is a usage error, not a failed run.
     """
     with _open(path) as handle:
-        _reader(handle, path)
+        _header(_lines(handle), path)
 
 
 def read_customers(path: Path, default_min: Decimal) -> Iterator[Customer | RejectedRow]:
     """Yield each row as a `Customer` or a `RejectedRow`; never loads the file whole."""
     with _open(path) as handle:
-        reader = _reader(handle, path)
+        lines = _lines(handle)
+        header = _header(lines, path)
         seen = SeenIds()
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield RejectedRow(reader.line_num, None, f"line {reader.line_num}: {exc}")
+        for number, text in lines:
+            if text is None:
+                yield RejectedRow(
+                    number, None, f"line {number}: not UTF-8 (save the file as UTF-8)"
+                )
                 continue
-            # line_num counts physical lines, so a quoted multi-line field keeps the right number.
-            yield _check(row, reader.line_num, default_min, seen)
+            if not text.strip():
+                continue
+            try:
+                fields = _fields(text)
+            except csv.Error:
+                yield RejectedRow(number, None, f"line {number}: a quote is not closed on its line")
+                continue
+            yield _check(dict(zip(header, fields, strict=False)), number, default_min, seen)
 
 
 def count_rows(path: Path) -> int:

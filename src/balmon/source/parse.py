@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from balmon.errors import InvalidResponse, NegativeBalance, NullBalance
+from balmon.money import parse_amount
 
 
 def _reject_constant(name: str) -> Any:
@@ -30,7 +31,7 @@ def _to_decimal(raw: object) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise InvalidResponse(f"balance has unexpected type {type(raw).__name__}")
     try:
-        value = Decimal(raw.strip() if isinstance(raw, str) else raw)
+        value = parse_amount(raw.strip()) if isinstance(raw, str) else Decimal(raw)
     except InvalidOperation as exc:
         raise InvalidResponse("balance is not a decimal number") from exc
     if not value.is_finite():
