@@ -29,6 +29,10 @@ class Customer:
     customer_id: str
     min_balance: Decimal
     line: int
+    # A resumed run's customer already tried: how many attempts the error log holds, and the
+    # last one's code. It goes on at its next attempt, or ends with that code if none is left.
+    attempts_made: int = 0
+    last_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -65,7 +66,35 @@ def from_file(
         return
     for chunk in _chunks(accepted):
         done = _done_in_run(engine, run_id, [c.customer_id for c in chunk])
-        yield from (c for c in chunk if c.customer_id not in done)
+        todo = [c for c in chunk if c.customer_id not in done]
+        tried = _attempts_in_run(engine, run_id, [c.customer_id for c in todo])
+        for customer in todo:
+            made = tried.get(customer.customer_id)
+            if made is None:
+                yield customer
+            else:
+                yield replace(customer, attempts_made=made[0], last_code=made[1])
+
+
+def _attempts_in_run(engine: Engine, run_id: int, ids: list[str]) -> dict[str, tuple[int, str]]:
+    """Per customer, the attempts its failed-attempt rows in this run account for (the last
+    one's number) and that attempt's code: so a resumed customer is not asked again for what
+    was already asked and logged."""
+    e = error_logs.c
+    query = (
+        select(e.customer_id, e.retry_count, e.error_code)
+        .where(
+            e.run_id == run_id,
+            e.customer_id.in_(ids),
+            e.error_code != ErrorCode.INVALID_INPUT.value,
+        )
+        .order_by(e.customer_id, e.retry_count, e.id)
+    )
+    found: dict[str, tuple[int, str]] = {}
+    with engine.connect() as connection:
+        for customer_id, retry_count, code in connection.execute(query):
+            found[customer_id] = (int(retry_count) + 1, str(code))
+    return found
 
 
 def _accepting(

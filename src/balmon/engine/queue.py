@@ -95,7 +95,7 @@ class WorkQueue:
         if customer is None:
             self._exhausted = True
             return None
-        return Job(customer, probe=probe, abandoned=abandoned)
+        return Job(customer, retries_done=customer.attempts_made, probe=probe, abandoned=abandoned)
 
     def _next_event(self) -> float | None:
         times = [self._waiting[0][0]] if self._waiting else []

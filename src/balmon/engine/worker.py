@@ -80,6 +80,8 @@ class Worker:
             message = f"not attempted: balance API down for {self.outage_seconds:g}s"
             self._give_up(job, SourceUnavailable(message), None, code=ErrorCode.SOURCE_UNAVAILABLE)
             return
+        if job.customer.attempts_made and self._already_exhausted(job):
+            return
         await self.limiter.acquire()
         try:
             balance = await self.source.fetch(job.customer.customer_id)
@@ -91,6 +93,19 @@ class Worker:
             if was_open and not self.breaker.is_open:
                 log.warning("circuit breaker closed", extra={"run_id": self.run_id})
             self._succeeded(job, balance)
+
+    def _already_exhausted(self, job: Job) -> bool:
+        """A resumed customer whose logged attempts already used every retry the policy
+        allows ends with its last code, without asking the bank again."""
+        code = ErrorCode(job.customer.last_code or ErrorCode.INTERNAL_ERROR)
+        retries_before = job.retries_done - 1
+        more = self.policy.next_delay(
+            code=code, retries_done=retries_before, waited=0.0, retry_after=None, rng=self.rng
+        )
+        if more is not None:
+            return False
+        self._unavailable(job, code, job.retries_done)
+        return True
 
     def _succeeded(self, job: Job, balance: Decimal) -> None:
         try:
