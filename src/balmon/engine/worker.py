@@ -87,6 +87,11 @@ class Worker:
             balance = await self.source.fetch(job.customer.customer_id)
         except BalanceError as failure:
             self._failed(job, failure)
+            return
+        try:
+            balance = storable(balance)  # compared as it will be stored
+        except OutOfRange as exc:
+            self._failed(job, InvalidResponse(f"balance out of range: {exc}"))
         else:
             was_open = self.breaker.is_open
             self.breaker.record(code=None, now=self.clock.monotonic(), probe=job.probe)
@@ -108,11 +113,6 @@ class Worker:
         return True
 
     def _succeeded(self, job: Job, balance: Decimal) -> None:
-        try:
-            balance = storable(balance)  # compared as it will be stored
-        except OutOfRange as exc:
-            self._failed(job, InvalidResponse(f"balance out of range: {exc}"))
-            return
         status = Status.PASS if balance >= job.customer.min_balance else Status.FAIL
         self._result(job, status, balance, None, job.retries_done + 1)
 
