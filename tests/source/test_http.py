@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import socket
 import time
@@ -14,9 +15,11 @@ from email.utils import formatdate
 import pytest
 from aiohttp import web
 
+from balmon.clock import SystemClock
 from balmon.config.settings import SourceSettings
 from balmon.errors import ApiFailure, BalanceError, ErrorCode
 from balmon.source import HttpBalanceSource
+from balmon.source.http import retry_after_seconds
 
 BOMB = 20 * 1024 * 1024
 
@@ -78,6 +81,14 @@ class Bank:
         # formatdate() writes the "-0000" zone, which parses to a naive datetime.
         later = formatdate(time.time() + 30)
         return web.json_response({}, status=503, headers={"Retry-After": later})
+
+    async def _endless(self, request: web.Request, cid: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # chunked, and it never ends
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await response.write(b" " * 65536)
+        return response
 
     async def _deep(self, request: web.Request, cid: str) -> web.StreamResponse:
         return web.Response(body=b"[" * 200_000 + b"]" * 200_000, content_type="application/json")
@@ -238,3 +249,24 @@ async def test_a_broken_status_line_says_what_was_malformed() -> None:
         await server.wait_closed()
     assert caught.value.code is ErrorCode.INVALID_RESPONSE
     assert caught.value.message == "malformed HTTP response: a bad status line"
+
+
+async def test_an_endless_chunked_body_stops_at_the_cap(bank: tuple[Bank, str]) -> None:
+    _, url = bank
+    source = _source(url, timeout_seconds=5.0)
+    began = time.monotonic()
+    try:
+        with pytest.raises(BalanceError) as caught:
+            await source.fetch("endless")
+    finally:
+        await source.aclose()
+    assert caught.value.code is ErrorCode.INVALID_RESPONSE
+    assert "exceeds 1048576 bytes" in caught.value.message and time.monotonic() - began < 5
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("garbage", None), ("86400", 86400.0), ("-5", None), ("", None), ("1e9", None)],
+)
+def test_retry_after_values_a_bank_may_send(header: str, seconds: float | None) -> None:
+    assert retry_after_seconds(header, SystemClock()) == seconds
