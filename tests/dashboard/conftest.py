@@ -9,11 +9,13 @@ from datetime import date
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine
 
 from balmon.config import load_settings
 from balmon.dashboard import create_app
 from balmon.scheduling.launcher import Launch, LaunchState
+from tests.dashboard.browser import ARGS, CHROMIUM, require_chromium
 from tests.dashboard.seed import PASSWORD, seed_day
 
 
@@ -70,3 +72,13 @@ def as_role(app: FastAPI) -> Iterator[Callable[[str], tuple[TestClient, str]]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (browser downloads do not work here)."""
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()

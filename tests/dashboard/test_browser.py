@@ -8,24 +8,15 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine, delete
 
 from balmon.storage.schema import sessions
-from tests.dashboard.browser import ARGS, CHROMIUM, live_server, require_chromium
+from tests.dashboard.browser import live_server
 from tests.dashboard.seed import DAY, PASSWORD
 
 pytestmark = pytest.mark.browser
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

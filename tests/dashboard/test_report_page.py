@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +13,9 @@ import pypdfium2 as pdfium
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.dashboard.browser import ARGS, CHROMIUM, live_server, require_chromium
+from tests.dashboard.browser import live_server
 from tests.dashboard.seed import DAY, PASSWORD
 
 Client = Callable[[str], tuple[TestClient, str]]
@@ -55,15 +55,6 @@ def test_the_report_file_in_each_format(as_role: Client) -> None:
         ({"from": "yesterday", "to": PERIOD["to"]}, 422),
     ):
         assert admin.get("/report/file", params=params).status_code == status, params
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +15,7 @@ from balmon.cli.common import (
     ByOption,
     ConfigOption,
     actor,
+    day_option,
     exit_on_error,
     fail,
     ready_engine,
@@ -22,15 +23,6 @@ from balmon.cli.common import (
 )
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: expected YYYY-MM-DD, got {value!r}", 2)
 
 
 @app.command("verify")
@@ -47,7 +39,11 @@ def verify_command(
     """Recompute every hash chain and seal in range; exit 0 when intact, 1 when not."""
     if day is not None and (start is not None or end is not None):
         fail("--date cannot be combined with --from/--to", 2)
-    first, last = (_day(day, "--date"),) * 2 if day else (_day(start, "--from"), _day(end, "--to"))
+    first, last = (
+        (day_option(day, "--date"),) * 2
+        if day
+        else (day_option(start, "--from"), day_option(end, "--to"))
+    )
     if first and last and first > last:
         fail("--from is after --to", 2)
     if anchor is not None and (len(anchor) != 64 or anchor.strip("0123456789abcdef")):

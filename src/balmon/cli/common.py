@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -46,6 +47,16 @@ def customer_id(value: str | None) -> str | None:
     if value is not None and not 0 < len(value) <= limits.CUSTOMER_ID:
         fail(f"--customer: a customer id has 1 to {limits.CUSTOMER_ID} characters", 2)
     return value
+
+
+def day_option(value: str | None, option: str) -> date | None:
+    """A `--date`-like option as a date (None when not given), or a usage error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: expected YYYY-MM-DD, got {value!r}", 2)
 
 
 def row_id(value: int, what: str) -> int:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
+from balmon.cli.common import (
+    ConfigOption,
+    day_option,
+    exit_on_error,
+    fail,
+    ready_engine,
+    settings_or_exit,
+)
 from balmon.compliance.report import Format, build
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: expected YYYY-MM-DD, got {value!r}", 2)
 
 
 def report_command(
@@ -34,7 +34,9 @@ def report_command(
 ) -> None:
     """The compliance report: runs, outcomes, errors, resolutions, alerts, retention, and the
     audit trail verified over the period, with the anchor digest."""
-    first, last = _day(start, "--from"), _day(end, "--to")
+    first, last = day_option(start, "--from"), day_option(end, "--to")
+    assert first is not None
+    assert last is not None
     if first > last:
         fail("--from is after --to", 2)
     if output is None and format is Format.PDF and sys.stdout.isatty():

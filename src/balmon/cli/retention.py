@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from balmon.cli.common import (
     ConfigOption,
     actor,
     customer_id,
+    day_option,
     exit_on_error,
     fail,
     ready_engine,
@@ -81,15 +82,6 @@ def _span(entry: dict[str, object]) -> str:
     return ""
 
 
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"--date: expected YYYY-MM-DD, got {value!r}", 2)
-
-
 @hold_app.command("add")
 def hold_add_command(
     reason: Annotated[str, typer.Option("--reason", help="Why (a case, a regulator's request).")],
@@ -109,7 +101,7 @@ def hold_add_command(
         hold_id = legal.add(
             engine,
             customer=customer_id(customer),
-            day=_day(day),
+            day=day_option(day, "--date"),
             reason=reason,
             actor=actor(by),
             now=datetime.now(UTC),
