@@ -41,6 +41,7 @@ def _died_after_some_attempts(engine: Engine) -> None:
                         error_code="TIMEOUT",
                         error_message="no answer",
                         retry_count=n,
+                        attempt=n,
                         logged_at=at + timedelta(seconds=n),
                     )
                 )

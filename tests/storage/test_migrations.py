@@ -143,3 +143,39 @@ def test_the_retired_rollup_is_gone_and_comes_back_on_downgrade(fresh_url: str) 
         command.upgrade(alembic_config(connection), "0010")
     assert "error_customer_days" not in inspect(db).get_table_names()
     db.dispose()
+
+
+@on_backends()
+def test_attempts_logged_twice_before_the_attempt_key_do_not_stop_the_upgrade(
+    fresh_url: str,
+) -> None:
+    """Duplicated attempt rows a resume logged before 0014 cannot be changed or deleted (they
+    are audit records): they keep a NULL key, and the key holds for every row after them."""
+    from alembic import command
+
+    from balmon.storage import make_engine
+    from balmon.storage.migrate import alembic_config, seed_error_codes
+
+    db = make_engine(fresh_url)
+    with db.begin() as connection:
+        command.upgrade(alembic_config(connection), "0013")
+        seed_error_codes(connection)
+    twice = text(
+        "INSERT INTO error_logs (run_id, customer_id, error_code, retry_count) "
+        "VALUES (1, 'C1', 'TIMEOUT', 1)"
+    )
+    with db.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO verification_runs (id, business_date, status, started_at) "
+                "VALUES (1, '2026-11-27', 'interrupted', '2026-11-27 06:00:00')"
+            )
+        )
+        connection.execute(twice)
+        connection.execute(twice)
+    with db.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    with db.connect() as connection:
+        keys = connection.execute(select(error_logs.c.attempt)).scalars().all()
+    assert keys == [None, None]
+    db.dispose()

@@ -14,6 +14,7 @@ from balmon import limits
 from balmon.audit import Chain, Segment, run_segment
 from balmon.clock import Clock
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
+from balmon.errors import ErrorCode
 from balmon.storage.schema import alerts, error_logs, verification_results
 from balmon.storage.statements import insert_ignoring_duplicates
 
@@ -74,6 +75,8 @@ class BatchWriter:
                 "stack_trace": record.stack_trace
                 and limits.clip_start(record.stack_trace, limits.TRACE),
                 "source_line": record.source_line,
+                # The key the database holds unique per run and customer (migration 0014).
+                "attempt": None if record.code is ErrorCode.INVALID_INPUT else record.retry_count,
                 "logged_at": record.logged_at,
             }
         )
@@ -155,9 +158,10 @@ class BatchWriter:
 
     def _write(self, connection: Connection, batch: _Batch) -> dict[str, tuple[int, str]]:
         tails = {}
-        if batch.errors:
-            tails["errors"] = self._chains["errors"].stamp(batch.errors)
-            connection.execute(insert(error_logs), batch.errors)
+        errors = self._new_attempts(connection, batch.errors)
+        if errors:
+            tails["errors"] = self._chains["errors"].stamp(errors)
+            connection.execute(insert(error_logs), errors)
         results = self._new_results(connection, batch.results)
         if results:
             # Every row of a chain must be written, so results already in (a resumed run's
@@ -167,6 +171,31 @@ class BatchWriter:
         if batch.alerts:
             connection.execute(insert_ignoring_duplicates(alerts, self._dialect), batch.alerts)
         return tails
+
+    def _new_attempts(
+        self, connection: Connection, errors: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The rows whose attempt is not logged yet: a resumed customer goes on at its next
+        attempt, so this only drops what a crash let through twice; the database's unique key
+        would refuse it, stopping the run, and the chain needs every stamped row written."""
+        if not errors or not self._resumed:
+            return errors
+        e = error_logs.c
+        ids = list({row["customer_id"] for row in errors if row["attempt"] is not None})
+        logged: set[tuple[str, int]] = set(
+            connection.execute(
+                select(e.customer_id, e.attempt).where(
+                    e.run_id == self._run_id, e.customer_id.in_(ids), e.attempt.is_not(None)
+                )
+            ).all()
+        )
+        fresh = []
+        for row in errors:
+            key = (row["customer_id"], row["attempt"])
+            if row["attempt"] is None or key not in logged:
+                logged.add(key)
+                fresh.append(row)
+        return fresh
 
     def _new_results(
         self, connection: Connection, results: list[dict[str, Any]]

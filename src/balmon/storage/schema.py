@@ -150,6 +150,10 @@ error_logs = Table(
     Column("retry_count", Integer, nullable=False, server_default="0"),
     Column("stack_trace", Text),
     Column("source_line", Integer),
+    # The attempt's number (its retry_count) on a failed-attempt row; NULL on a row that is
+    # not an attempt (INVALID_INPUT at a line of the file). Unique per run and customer, so
+    # the database itself refuses to log one attempt twice (migration 0014).
+    Column("attempt", Integer),
     Column("logged_at", UTCDateTime, nullable=False, server_default=NOW),
     # The resolution fields: the only ones the database lets change after insert.
     Column("resolved", Boolean, nullable=False, server_default=false()),
@@ -160,7 +164,7 @@ error_logs = Table(
     Index("idx_logged_at", "logged_at"),
     Index("idx_customer_id", "customer_id"),
     Index(None, "business_date", "error_code"),
-    Index(None, "run_id", "customer_id"),
+    Index("uq_error_logs_attempt", "run_id", "customer_id", "attempt", unique=True),
     # Covers the dashboard's top-customers and hourly-trend queries (no table lookups).
     Index("ix_error_logs_day_customer", "business_date", "customer_id", "logged_at", "error_code"),
     *_chained(),
