@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from balmon.config import load_settings  # noqa: E402
-from balmon.dashboard import create_app  # noqa: E402
+from balmon.dashboard.app import create_app  # noqa: E402
 from balmon.dashboard.auth import Role, create_token  # noqa: E402
 from balmon.storage import make_engine, upgrade  # noqa: E402
 from balmon.storage.database import normalize_url  # noqa: E402

@@ -16,7 +16,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from balmon.config import Settings
-from balmon.dashboard import create_app
+from balmon.dashboard.app import create_app
 from balmon.lifecycle import Shutdown
 from balmon.scheduling.launcher import RunLauncher
 from balmon.scheduling.scheduler import Scheduler

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine
 
 from balmon.config import load_settings
-from balmon.dashboard import create_app
+from balmon.dashboard.app import create_app
 from balmon.scheduling.launcher import Launch, LaunchState
 from tests.dashboard.browser import ARGS, CHROMIUM, require_chromium
 from tests.dashboard.seed import PASSWORD, seed_day

@@ -159,7 +159,7 @@ def _explain(settings: Settings, url: str, customers: int, fault_rate: float) ->
 
 def _serve(settings: Settings) -> None:
     from balmon import aio, service
-    from balmon.dashboard import ensure_demo_user
+    from balmon.dashboard.auth import ensure_demo_user
 
     engine = make_engine(settings.database.url)
     user, password = ensure_demo_user(engine, datetime.now(UTC))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from balmon import aio, service
+from balmon import aio
 from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, settings_or_exit
 from balmon.config import Settings
 from balmon.engine.state import DateState, date_status
@@ -57,6 +57,8 @@ def serve_command(
     engine = _schema(settings)
     what = "dashboard and scheduler" if scheduling else "dashboard"
     typer.echo(f"balmon {what} on http://{settings.dashboard.host}:{settings.dashboard.port}/")
+    from balmon import service  # uvicorn and the dashboard: only these two commands load them
+
     with exit_on_error():
         shutdown = aio.run(service.serve(settings=settings, engine=engine, scheduler=scheduling))
     _stopped(shutdown)
@@ -68,6 +70,8 @@ def scheduler_command(config: ConfigOption = None) -> None:
     _require_runnable(settings)
     engine = _schema(settings)
     typer.echo(f"balmon scheduler: cron {settings.schedule.cron!r} ({settings.schedule.timezone})")
+    from balmon import service
+
     with exit_on_error():
         shutdown = aio.run(service.run_scheduler(settings=settings, engine=engine))
     _stopped(shutdown)

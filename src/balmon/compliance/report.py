@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Engine
 
 from balmon.audit.verify import snapshot
-from balmon.compliance import as_csv, as_html, as_pdf
+from balmon.compliance import as_csv, as_html
 from balmon.compliance.figures import Figures, gather
 from balmon.compliance.sections import sections
 from balmon.config import Settings
@@ -63,6 +63,8 @@ def build(
     if format is Format.CSV:
         body = as_csv.render(tables)
     elif format is Format.PDF:
+        from balmon.compliance import as_pdf  # fpdf and fontTools: a third of a second to load
+
         body = as_pdf.render(figures, tables)
     else:
         body = as_html.render(figures, tables)

@@ -26,7 +26,7 @@ from balmon.dashboard import (
     report_pages,
     silence_routes,
 )
-from balmon.dashboard.auth import Principal, Role
+from balmon.dashboard.auth import Principal, Role, warm_up
 from balmon.dashboard.security import LoginThrottle, RequireRole, security_headers
 from balmon.errors import LoginRequired
 from balmon.scheduling.launcher import Launch, RunLauncher
@@ -59,6 +59,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    warm_up()  # before the first login, so the first unknown user is not answered faster
     # Runs started from the Runs page go through the same claim as the scheduler's, in this
     # process and with this server's settings.
     app.state.run_starter = run_starter or RunLauncher(settings=settings, engine=engine)

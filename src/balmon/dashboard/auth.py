@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -19,8 +20,18 @@ from balmon.errors import UserError
 from balmon.storage.schema import api_tokens, sessions, users
 
 _HASHER = PasswordHasher()
-# A real hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = _HASHER.hash("not-a-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so timing does not tell
+    (made on first use: hashing takes 0.2 s, which every command importing this paid)."""
+    return _HASHER.hash("not-a-password")
+
+
+def warm_up() -> None:
+    """Make the dummy hash now, before the server takes its first login."""
+    _dummy_hash()
 
 
 class Role(IntEnum):
@@ -104,7 +115,7 @@ def authenticate(engine: Engine, name: str, password: str, now: datetime) -> Any
     with engine.connect() as c:
         user = c.execute(select(users).where(users.c.username == name)).first()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled:
