@@ -179,3 +179,19 @@ def test_an_alert_a_silence_covers_never_joins_a_message(engine: Engine) -> None
         outbox.group(c, key, settings=_settings(), channels=CHANNELS, now=T0 + timedelta(1))
     with engine.connect() as c:
         assert c.execute(select(alert_messages)).all() == []
+
+
+@on_backends()
+def test_only_alerts_a_silence_covers_are_counted_as_held_back(engine: Engine) -> None:
+    """The hold-back used to count every waiting alert as held (and log "alerts held back by
+    silences") when no silence covered any: MIN over no silence is still a row."""
+    run_id = add_run(engine, [])
+    _alerts(engine, run_id, [("C1", "TIMEOUT", 0), ("C2", "TIMEOUT", 0)])
+    with engine.begin() as c:
+        assert outbox.hold_silenced(c, T0) == 0
+    silences.add(engine, silences.NewSilence("C1", None, "known"), actor="ops", now=T0)
+    with engine.begin() as c:
+        assert outbox.hold_silenced(c, T0 + timedelta(seconds=1)) == 1
+    with engine.connect() as c:
+        held = dict(c.execute(select(alerts.c.customer_id, alerts.c.silence_id)).all())
+    assert held["C1"] is not None and held["C2"] is None

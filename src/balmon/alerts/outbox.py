@@ -39,10 +39,10 @@ def hold_silenced(connection: Connection, now: datetime) -> int:
     covered = select(func.min(silences.S.id)).where(
         silences.active_at(now), silences.covering(a.customer_id, a.error_code)
     )
+    # Not `covered.exists()`: an aggregate over no silence is still one row (NULL).
+    silence = covered.scalar_subquery()
     result = connection.execute(
-        update(alerts)
-        .where(*_waiting(), covered.exists())
-        .values(silence_id=covered.scalar_subquery())
+        update(alerts).where(*_waiting(), silence.is_not(None)).values(silence_id=silence)
     )
     return int(result.rowcount or 0)
 
