@@ -66,13 +66,13 @@ def engine(fresh_url: str) -> Iterator[Engine]:
     db.dispose()
 
 
-def on_backends() -> pytest.MarkDecorator:
-    """Parametrise a test that uses `engine`/`fresh_url` over every backend."""
+def on_backends(*only: str) -> pytest.MarkDecorator:
+    """Parametrise a test that uses `engine`/`fresh_url` over every backend (or `only`)."""
     return pytest.mark.parametrize(
         "fresh_url",
         [
             pytest.param(b, marks=[pytest.mark.backend] if b != "sqlite" else [], id=b)
-            for b in BACKENDS
+            for b in only or BACKENDS
         ],
         indirect=True,
     )

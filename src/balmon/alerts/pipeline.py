@@ -19,12 +19,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, Row
 
-from balmon import limits
+from balmon import crashpoints, limits
 from balmon.alerts import outbox
 from balmon.alerts.channels import AppriseNotifier, Channel, Notifier, parse_channels, route
 from balmon.alerts.content import render_summary, render_test
 from balmon.clock import Clock
 from balmon.config.settings import AlertSettings
+from balmon.crashpoints import Point
 from balmon.errors import DeliveryError, GroupTaken
 from balmon.retry import Backoff
 from balmon.storage.states import DeliveryStatus, Status
@@ -119,6 +120,12 @@ class AlertPipeline:
         if self._settings.summary:
             self._add_summary(run)
         return await self._deliver(run_id=run.run_id, attempts=self._settings.delivery_attempts)
+
+    async def owed(self, run_id: int) -> DeliveryReport:
+        """Group a completed run's waiting alerts and deliver every pending delivery: what its
+        process died before sending (its summary message, if never made, is not remade)."""
+        self._group(run_id=run_id, older_than=None)
+        return await self._deliver(run_id=run_id, attempts=self._settings.delivery_attempts)
 
     async def flush(self) -> DeliveryReport:
         """Group every waiting alert now and retry every pending delivery; report all."""
@@ -238,6 +245,7 @@ class AlertPipeline:
                 )
                 return
         status, error = await self._send(channel, row, limit)
+        crashpoints.reach(Point.DELIVERING_ALERT)
         with self._engine.begin() as connection:
             outbox.settle(connection, row.id, status=status, error=error, now=self._clock.now())
 

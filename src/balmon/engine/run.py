@@ -61,6 +61,10 @@ class AlertHook(Protocol):
         """Deliver the run's alerts (after the group wait), with the run's own summary."""
         ...
 
+    async def owed(self, run_id: int) -> DeliveryCounts:
+        """Deliver what a completed run's process died before delivering."""
+        ...
+
 
 OpenHook = Callable[[OpenedRun | AlreadyCompleted], None]
 
@@ -109,7 +113,13 @@ class VerificationRun:
             on_open(opened)
         if isinstance(opened, AlreadyCompleted):
             summary = await asyncio.to_thread(summarize, self._engine, opened.run_id)
-            return replace(summary, already_completed=True)
+            summary = replace(summary, already_completed=True)
+            if self._alerts is not None:
+                # A run is completed before its alerts go out: a crash in between leaves them
+                # to whoever next runs the date (or the scheduler's flush), never to no one.
+                delivery = await self._alerts.owed(opened.run_id)
+                summary = replace(summary, alerts_delivery=delivery.as_dict())
+            return summary
         logs.bind(run_id=opened.run_id, business_date=request.business_date.isoformat())
         log.info("run started", extra={"resumed": opened.resumed})
         writer = self._writer(opened, request.business_date)

@@ -7,7 +7,9 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from balmon import crashpoints
 from balmon.clock import Clock
+from balmon.crashpoints import Point
 from balmon.engine.breaker import CircuitBreaker
 from balmon.engine.queue import Job, WorkQueue
 from balmon.engine.ratelimit import RateLimiter
@@ -83,10 +85,12 @@ class Worker:
         if job.customer.attempts_made and self._already_exhausted(job):
             return
         await self.limiter.acquire()
+        crashpoints.reach(Point.BEFORE_REQUEST)
         try:
             balance = await self.source.fetch(job.customer.customer_id)
         except BalanceError as failure:
             self._failed(job, failure)
+            crashpoints.reach(Point.AFTER_RESPONSE)
             return
         try:
             balance = storable(balance)  # compared as it will be stored
@@ -98,6 +102,7 @@ class Worker:
             if was_open and not self.breaker.is_open:
                 log.warning("circuit breaker closed", extra={"run_id": self.run_id})
             self._succeeded(job, balance)
+        crashpoints.reach(Point.AFTER_RESPONSE)
 
     def _already_exhausted(self, job: Job) -> bool:
         """A resumed customer whose logged attempts already used every retry the policy

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from balmon import limits
+from balmon import crashpoints, limits
 from balmon.audit import Chain, Segment, run_segment
 from balmon.clock import Clock
+from balmon.crashpoints import Point
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.errors import ErrorCode
 from balmon.storage.schema import alerts, error_logs, verification_results
@@ -150,6 +151,7 @@ class BatchWriter:
     def _commit(self, batch: _Batch) -> None:
         with self._engine.begin() as connection:
             tails = self._write(connection, batch)
+        crashpoints.reach(Point.AFTER_COMMIT)
         # The chains move on only once their rows are in: a failed commit leaves them as they
         # were (and the run stops).
         for name, tail in tails.items():
@@ -162,6 +164,7 @@ class BatchWriter:
         if errors:
             tails["errors"] = self._chains["errors"].stamp(errors)
             connection.execute(insert(error_logs), errors)
+            crashpoints.reach(Point.MID_COMMIT)
         results = self._new_results(connection, batch.results)
         if results:
             # Every row of a chain must be written, so results already in (a resumed run's
