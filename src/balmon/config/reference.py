@@ -36,6 +36,11 @@ MEANINGS: dict[str, str] = {
     "source.balance_field": "JSON field holding the balance.",
     "source.customer_id_field": "JSON field that must echo the customer id.",
     "source.max_body_bytes": "Largest response body accepted (INVALID_RESPONSE above it).",
+    "source.ca_file": "PEM file of the authorities that sign the bank's certificate, trusted "
+    "instead of the system's (a private CA). Verification cannot be turned off.",
+    "source.client_cert_file": "PEM client certificate for mutual TLS (its key too, or "
+    "`client_key_file`).",
+    "source.client_key_file": "PEM private key of `client_cert_file`, unencrypted.",
     "retry.max_retries": "Retries after the first attempt (the story's 3).",
     "retry.delays_seconds": "Wait before each retry (the story's 5, 10, 20 s); one per retry.",
     "retry.jitter": "`none` waits exactly; `full` waits a random time up to the delay.",

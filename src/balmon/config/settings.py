@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
     PositiveInt,
     SecretStr,
     field_validator,
@@ -55,6 +56,17 @@ class SourceSettings(Section):
     balance_field: str = "balance"
     customer_id_field: str = "customer_id"
     max_body_bytes: PositiveInt = 1024 * 1024
+    # TLS: a bank's private certificate authority, and a client certificate for mutual TLS.
+    # There is deliberately no way to turn verification off.
+    ca_file: FilePath | None = None
+    client_cert_file: FilePath | None = None
+    client_key_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _client_cert_with_its_key(self) -> SourceSettings:
+        if self.client_key_file is not None and self.client_cert_file is None:
+            raise ValueError("client_key_file is set without client_cert_file")
+        return self
 
     @field_validator("url")
     @classmethod

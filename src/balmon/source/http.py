@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
@@ -43,6 +44,38 @@ def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
     return max(0.0, (moment - clock.now()).total_seconds())
 
 
+def tls_context(settings: SourceSettings) -> ssl.SSLContext:
+    """Verified TLS, always: the system's authorities, or only `ca_file`'s (a bank's private
+    CA), and the client certificate for mutual TLS when one is configured."""
+    key = "source.ca_file"
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file else None
+        )
+        if settings.client_cert_file is not None:
+            key = "source.client_cert_file"
+            context.load_cert_chain(
+                settings.client_cert_file,
+                settings.client_key_file,
+                password=lambda: b"",  # an encrypted key fails here instead of prompting
+            )
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise ConfigError(key, f"not a usable PEM file ({reason})") from None
+    return context
+
+
+def _tls_problem(exc: aiohttp.ClientSSLError) -> str:
+    """OpenSSL's own words for why the bank's certificate was refused (fixed texts, and
+    at most the host name balmon asked for)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+        return f"TLS certificate rejected: {limits.clip(str(reason or 'unverified'), 120)}"
+    reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
+    return f"TLS handshake failed: {limits.clip(str(reason), 120)}"
+
+
 class HttpBalanceSource:
     """Fetches balances from `source.url`; every failure leaves as a `BalanceError`."""
 
@@ -65,7 +98,9 @@ class HttpBalanceSource:
             self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
         # The pool is sized to the engine's slots, so no attempt waits for a connection
         # while its deadline runs.
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+        connector = aiohttp.TCPConnector(
+            limit=concurrency, limit_per_host=concurrency, ssl=tls_context(settings)
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
@@ -92,6 +127,8 @@ class HttpBalanceSource:
             raise
         except aiohttp.ClientResponseError as exc:
             raise InvalidResponse(f"malformed HTTP response: {_what_was_malformed(exc)}") from exc
+        except aiohttp.ClientSSLError as exc:
+            raise NetworkFailure(_tls_problem(exc)) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkFailure(f"connection failed: {type(exc).__name__}") from exc
         return parse_balance(
