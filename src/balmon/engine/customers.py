@@ -156,6 +156,18 @@ def _fields(text: str) -> list[str]:
     return next(csv.reader([text], strict=True), [])
 
 
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint about one line, in the file's terms."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quote is not closed on its line"
+    if "field larger than field limit" in text:
+        return f"a field longer than {csv.field_size_limit():,} characters"
+    if "new-line character" in text:
+        return "a carriage return inside the line"
+    return "not a CSV row"
+
+
 def _header(lines: Iterator[tuple[int, str | None]], path: Path) -> list[str]:
     for number, text in lines:
         if text is None:
@@ -196,8 +208,13 @@ def read_customers(path: Path, default_min: Decimal) -> Iterator[Customer | Reje
                 continue
             try:
                 fields = _fields(text)
-            except csv.Error:
-                yield RejectedRow(number, None, f"line {number}: a quote is not closed on its line")
+            except csv.Error as exc:
+                yield RejectedRow(number, None, f"line {number}: {_csv_problem(exc)}")
+                continue
+            if len(fields) > len(header):
+                # "C1,1,000" is not a minimum of 1: a field too many is never dropped silently.
+                reason = f"{len(fields)} fields, the header has {len(header)} (an unquoted comma?)"
+                yield RejectedRow(number, None, f"line {number}: {reason}")
                 continue
             yield _check(dict(zip(header, fields, strict=False)), number, default_min, seen)
 
