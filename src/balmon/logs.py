@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from balmon.config.settings import LoggingSettings
+from balmon.errors.traces import safe_trace
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is ours.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -44,8 +45,8 @@ class JsonLines(logging.Formatter):
         }
         data.update(_context.get())
         data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            data["exc"] = safe_trace(record.exc_info[1])
         return json.dumps(data, default=str)
 
 

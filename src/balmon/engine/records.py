@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from balmon.errors import ErrorCode
+from balmon.errors.traces import safe_trace
 from balmon.storage.states import Status
 
 
@@ -51,5 +51,5 @@ class AlertRecord:
 
 
 def trace_of(exc: BaseException) -> str:
-    """The exception's traceback, with its cause chain."""
-    return "".join(traceback.format_exception(exc))
+    """The exception's traceback, with its cause chain, safe to store (`errors.traces`)."""
+    return safe_trace(exc)
