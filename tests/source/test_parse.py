@@ -44,6 +44,7 @@ def test_balances_are_exact(body: bytes, expected: Decimal) -> None:
         (b'{"customer_id": "C1", "balance": ', ErrorCode.INVALID_RESPONSE),
         (b"[1, 2]", ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C1"}', ErrorCode.INVALID_RESPONSE),
+        (b'{"error": "maintenance window"}', ErrorCode.INVALID_RESPONSE),  # a 200 that is not
         (b'{"customer_id": "C1", "balance": "12,50"}', ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C1", "balance": "NaN"}', ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C1", "balance": NaN}', ErrorCode.INVALID_RESPONSE),
