@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, select
 
-from balmon.audit.chain import Chain, Segment, new_segment, write_hashes
+from balmon.audit.chain import HASHED, Chain, Segment, new_segment, write_hashes
 from balmon.audit.seals import seal
 from balmon.storage.schema import error_log_resolutions, error_logs, verification_results
 
@@ -53,6 +53,12 @@ def _seal(
     return chain.seq
 
 
+def _hashed(table: Table) -> list[Any]:
+    """The id and the columns the hash covers, and no others: this runs inside migration
+    0012, before later migrations add columns the model already has."""
+    return [table.c.id, *(table.c[n] for n in HASHED[table.name] if n in table.c)]
+
+
 def _run_rows(connection: Connection, table: Table, *, by: str, now: datetime) -> int:
     t = table.c
     groups = connection.execute(
@@ -64,7 +70,7 @@ def _run_rows(connection: Connection, table: Table, *, by: str, now: datetime) -
         of_run = [t.chain_hash.is_(None), _equal(t.run_id, run_id), _equal(t.business_date, day)]
 
         def pending(after: int, of_run: list[Any] = of_run) -> Select[Any]:
-            return select(table).where(*of_run, t.id > after)
+            return select(*_hashed(table)).where(*of_run, t.id > after)
 
         _stream(connection, table, chain, pending)
         done += _seal(connection, chain, run_id, day, by=by, now=now)
@@ -88,7 +94,7 @@ def _history_rows(connection: Connection, *, by: str, now: datetime) -> int:
 
         def pending(after: int, of_day: list[Any] = of_day) -> Select[Any]:
             return (
-                select(error_log_resolutions, e.chain_hash.label("attempt_hash"))
+                select(*_hashed(error_log_resolutions), e.chain_hash.label("attempt_hash"))
                 .join(error_logs, e.id == h.error_log_id)
                 .where(*of_day, h.id > after)
             )
