@@ -26,6 +26,8 @@ from tests.integration import crashes
 pytestmark = pytest.mark.slow
 
 
+# Once each in the suite (the random moments below kill one run many times over).
+KILLS_PER_POINT = int(os.environ.get("BALMON_TEST_CRASH_KILLS_PER_POINT", "1"))
 POINTS = [
     (Point.BEFORE_REQUEST, 60),
     (Point.AFTER_RESPONSE, 60),
@@ -37,13 +39,13 @@ POINTS = [
 
 @on_backends("sqlite", "postgresql")
 @pytest.mark.parametrize(("point", "nth"), POINTS, ids=[p.value for p, _ in POINTS])
-def test_killed_at_a_named_point_twice_then_resumed(
+def test_killed_at_a_named_point_then_resumed(
     fresh_url: str, tmp_path: Path, point: Point, nth: int
 ) -> None:
     db = make_engine(fresh_url)
     try:
         with crashes.simulated_bank(tmp_path, 300) as bank:
-            for _ in range(2):
+            for _ in range(KILLS_PER_POINT):
                 victim = crashes.start_run(
                     crashes.run_env(fresh_url, bank, tmp_path, f"{point}:{nth}"), bank
                 )
@@ -79,5 +81,11 @@ def test_killed_at_seeded_random_moments_then_resumed(fresh_url: str, tmp_path: 
                 crashes.record_kill(victim, db, bank)
             crashes.finish_run(crashes.run_env(fresh_url, bank, tmp_path), db, bank)
             assert len(bank.unaccounted) == KILLS
+            # For the soak's figures (pytest -s): what the kills cost the bank.
+            extra = sum(sum(kill.values()) for kill in bank.unaccounted)
+            print(
+                f"\ncrash soak: {KILLS} kills, {bank.count} customers, "
+                f"{bank.simulator.state.total_requests} requests, {extra} asked again"
+            )
     finally:
         db.dispose()
