@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# Two test processes (pytest-xdist): most of the suite waits on processes, servers and
+# databases, so two workers halve its time even on two cores. PYTEST_ARGS="-n 0" for one.
+PYTEST_ARGS ?= -n 2 --dist worksteal
 
 .PHONY: demo test lint format typecheck bench install dev clean docs diagrams
 
