@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import on_backends
+
 LONG_ID = "x" * 60
 LONG_NAME = "y" * 120
 HUGE = "9" * 21
@@ -86,9 +88,17 @@ def test_a_malformed_database_url_is_one_line_that_prints_no_password(
     assert "ss@" not in done.stderr
 
 
-def test_two_processes_creating_one_new_sqlite_database_both_succeed(tmp_path: Path) -> None:
-    for attempt in range(4):
-        env = {**os.environ, "BALMON_DATABASE__URL": f"sqlite:///{tmp_path / f'new{attempt}.db'}"}
+@on_backends()
+def test_two_processes_creating_one_new_database_both_succeed(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """SQLite said "table alembic_version already exists" and PostgreSQL printed an
+    IntegrityError traceback for the loser; the schema is now made under a lock."""
+    urls = [fresh_url] if not fresh_url.startswith("sqlite") else [
+        f"sqlite:///{tmp_path / f'new{attempt}.db'}" for attempt in range(4)
+    ]  # fmt: skip
+    for url in urls:
+        env = {**os.environ, "BALMON_DATABASE__URL": url}
         started = [
             subprocess.Popen(
                 [sys.executable, "-m", "balmon", "db", "upgrade"],
