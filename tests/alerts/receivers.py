@@ -72,9 +72,13 @@ def webhook_server() -> Iterator[Webhook]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
-            if hook.status == 200:
-                hook.posts.append(json.loads(body))
-            self.send_response(hook.status)
+            status = hook.status
+            if status == 200:
+                try:
+                    hook.posts.append(json.loads(body))
+                except ValueError:  # cut short: its sender was killed mid-request
+                    status = 400
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -51,9 +51,11 @@ class Bank:
     simulator: SimulatorThread
     hook: Webhook
     count: int
-    # Per kill, per customer: requests the bank had seen that the database did not account
-    # for (in flight, or answered and not committed).
+    # Per kill, per customer: the requests since the previous stop that left no record (in
+    # flight, or answered and not committed); and the counts at the previous stop.
     unaccounted: list[Counter[str]] = field(default_factory=list)
+    seen: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
 
 
 @contextmanager
@@ -101,17 +103,19 @@ def start_run(env: dict[str, str], bank: Bank) -> subprocess.Popen[str]:
     )
 
 
-def accounted(db: Engine) -> dict[str, int]:
-    """Per customer, the attempts the database holds: its result's, or its attempt rows'."""
+def recorded(db: Engine) -> Counter[str]:
+    """Per customer, the attempts the database has a record of: its attempt rows (every one,
+    should one be there twice) and its answered attempt when its result is PASS or FAIL."""
     e, r = error_logs.c, verification_results.c
     with db.connect() as c:
-        found = {
-            cid: int(n) + 1
-            for cid, n in c.execute(
-                select(e.customer_id, func.max(e.retry_count)).group_by(e.customer_id)
-            )
-        }
-        found |= {cid: int(n) for cid, n in c.execute(select(r.customer_id, r.attempts))}
+        found = Counter(
+            {
+                cid: int(n)
+                for cid, n in c.execute(select(e.customer_id, func.count()).group_by(e.customer_id))
+            }
+        )
+        answered = select(r.customer_id).where(r.status.in_(("PASS", "FAIL")))
+        found.update(c.scalars(answered))
     return found
 
 
@@ -123,11 +127,14 @@ def record_kill(victim: subprocess.Popen[str], db: Engine, bank: Bank) -> None:
 
 
 def record_unaccounted(db: Engine, bank: Bank) -> None:
-    """Once no balmon process runs: per customer, requests the database does not account for."""
+    """Once no balmon process runs: per customer, the requests since the previous stop that
+    left no record (in flight, or answered and not committed, when the process stopped)."""
     time.sleep(0.2)  # requests already on the wire reach the simulator's counter
-    held = accounted(db)
-    seen = bank.simulator.state.requests
-    bank.unaccounted.append(Counter({c: n - held.get(c, 0) for c, n in seen.items()}))
+    held, seen = recorded(db), Counter(bank.simulator.state.requests)
+    lost = Counter({c: (seen[c] - bank.seen[c]) - (held[c] - bank.held[c]) for c in seen})
+    assert min(lost.values(), default=0) >= 0, "more records than requests"
+    bank.unaccounted.append(+lost)
+    bank.seen, bank.held = seen, held
 
 
 def finish_run(env: dict[str, str], db: Engine, bank: Bank) -> None:
@@ -163,7 +170,8 @@ def assert_exactly_once(db: Engine, bank: Bank) -> None:
         failed = result.attempts - (1 if result.status in ("PASS", "FAIL") else 0)
         # One row per failed attempt, numbered 0, 1, 2, ... with none twice.
         assert attempts.get(cid, []) == list(range(failed)), (cid, result.attempts)
-        # Never more requests than recorded attempts plus what each kill left unaccounted.
+        # Never more requests than recorded attempts plus what each stop left without a record:
+        # a resumed customer is never asked again for an attempt already recorded.
         allowance = sum(kill[cid] for kill in bank.unaccounted)
         asked = bank.simulator.state.requests[cid]
         assert asked <= result.attempts + allowance, (cid, asked, result.attempts, allowance)

@@ -82,10 +82,11 @@ def test_killed_at_seeded_random_moments_then_resumed(fresh_url: str, tmp_path: 
             crashes.finish_run(crashes.run_env(fresh_url, bank, tmp_path), db, bank)
             assert len(bank.unaccounted) == KILLS
             # For the soak's figures (pytest -s): what the kills cost the bank.
-            extra = sum(sum(kill.values()) for kill in bank.unaccounted)
+            lost = [sum(kill.values()) for kill in bank.unaccounted]
             print(
                 f"\ncrash soak: {KILLS} kills, {bank.count} customers, "
-                f"{bank.simulator.state.total_requests} requests, {extra} asked again"
+                f"{bank.simulator.state.total_requests} requests, {sum(lost)} asked again "
+                f"(at most {max(lost)} at one kill)"
             )
     finally:
         db.dispose()
