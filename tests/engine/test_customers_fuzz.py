@@ -86,7 +86,7 @@ def test_each_bad_line_is_named_for_what_is_wrong_with_it() -> None:
     """Found by the fuzzing: a carriage return mid-line and a huge field were both reported as
     an unclosed quote, and a field more than the header (an unquoted thousands separator,
     "1,000") was dropped: the minimum read as 1."""
-    body = b'C1,"5\nC2\r,5\nC3,' + b"9" * 200_000 + b"\nC4,1,000\nC5,7\n"
+    body = b'C1,"5\nC2\r,5\nC3,' + b"9" * 200_000 + b"\nC4,1,000\nC5,7,\n"
     assert [(row.line, getattr(row, "reason", None)) for row in _read(body)] == [
         (2, "line 2: a quote is not closed on its line"),
         (3, "line 3: a carriage return inside the line"),

@@ -211,8 +211,9 @@ def read_customers(path: Path, default_min: Decimal) -> Iterator[Customer | Reje
             except csv.Error as exc:
                 yield RejectedRow(number, None, f"line {number}: {_csv_problem(exc)}")
                 continue
-            if len(fields) > len(header):
-                # "C1,1,000" is not a minimum of 1: a field too many is never dropped silently.
+            if any(extra.strip() for extra in fields[len(header) :]):
+                # "C1,1,000" is not a minimum of 1: a field too many is never dropped silently
+                # (empty ones, as a trailing comma makes, carry nothing to drop).
                 reason = f"{len(fields)} fields, the header has {len(header)} (an unquoted comma?)"
                 yield RejectedRow(number, None, f"line {number}: {reason}")
                 continue
