@@ -25,10 +25,13 @@ class Point(StrEnum):
 
 
 def _armed(value: str | None) -> tuple[str, int] | None:
-    if not value:
+    """The armed point and pass; None (off) for anything else, so a stray value can never
+    stop a command with a traceback (a crash test that expected its kill fails instead)."""
+    point, _, count = (value or "").partition(":")
+    try:
+        return Point(point).value, int(count or "1")
+    except ValueError:
         return None
-    point, _, count = value.partition(":")
-    return Point(point).value, int(count or "1")
 
 
 _ARMED = _armed(os.environ.get(VARIABLE))
