@@ -154,8 +154,13 @@ def assert_exactly_once(db: Engine, bank: Bank) -> None:
             for cid, n in c.execute(select(r.customer_id, func.count()).group_by(r.customer_id))
         }
         attempts: dict[str, list[int]] = {}
-        for cid, n in c.execute(select(e.customer_id, e.retry_count).order_by(e.id)):
+        # Which writer session (its chain segment) wrote each row, and when: for a failure's
+        # message, so a soak's rare failure says what happened.
+        written: dict[str, list[tuple[object, ...]]] = {}
+        rows = select(e.customer_id, e.retry_count, e.chain_segment, e.logged_at).order_by(e.id)
+        for cid, n, segment, at in c.execute(rows):
             attempts.setdefault(cid, []).append(int(n))
+            written.setdefault(cid, []).append((n, segment, str(at)))
         alerted = Counter(
             (str(d), cid, code)
             for d, cid, code in c.execute(select(a.business_date, a.customer_id, a.error_code))
@@ -169,7 +174,15 @@ def assert_exactly_once(db: Engine, bank: Bank) -> None:
     for cid, result in results.items():
         failed = result.attempts - (1 if result.status in ("PASS", "FAIL") else 0)
         # One row per failed attempt, numbered 0, 1, 2, ... with none twice.
-        assert attempts.get(cid, []) == list(range(failed)), (cid, result.attempts)
+        assert attempts.get(cid, []) == list(range(failed)), (
+            cid,
+            result.attempts,
+            result.chain_segment,
+            str(result.checked_at),
+            written.get(cid),
+            bank.simulator.state.requests[cid],
+            [kill[cid] for kill in bank.unaccounted],
+        )
         # Never more requests than recorded attempts plus what each stop left without a record:
         # a resumed customer is never asked again for an attempt already recorded.
         allowance = sum(kill[cid] for kill in bank.unaccounted)
