@@ -157,10 +157,12 @@ def assert_exactly_once(db: Engine, bank: Bank) -> None:
         # Which writer session (its chain segment) wrote each row, and when: for a failure's
         # message, so a soak's rare failure says what happened.
         written: dict[str, list[tuple[object, ...]]] = {}
-        rows = select(e.customer_id, e.retry_count, e.chain_segment, e.logged_at).order_by(e.id)
-        for cid, n, segment, at in c.execute(rows):
+        rows = select(
+            e.customer_id, e.retry_count, e.error_code, e.chain_segment, e.logged_at
+        ).order_by(e.id)
+        for cid, n, code, segment, at in c.execute(rows):
             attempts.setdefault(cid, []).append(int(n))
-            written.setdefault(cid, []).append((n, segment, str(at)))
+            written.setdefault(cid, []).append((n, code, segment, str(at)))
         alerted = Counter(
             (str(d), cid, code)
             for d, cid, code in c.execute(select(a.business_date, a.customer_id, a.error_code))
