@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
-from balmon.engine.lease import AlreadyCompleted, OpenedRun, Owner, close_run, heartbeat, open_run
-from balmon.errors import RunRefused, StorageError
-from balmon.storage.schema import verification_runs
+from balmon.clock import SystemClock
+from balmon.engine.inputs import _attempts_in_run
+from balmon.engine.lease import (
+    AlreadyCompleted,
+    OpenedRun,
+    Owner,
+    close_run,
+    fence,
+    heartbeat,
+    open_run,
+)
+from balmon.engine.records import ErrorRecord
+from balmon.engine.writer import BatchWriter
+from balmon.errors import ErrorCode, RunRefused, StorageError
+from balmon.storage.schema import error_logs, verification_runs
+from balmon.storage.states import RunStatus
 from tests.conftest import on_backends
 
 DAY = date(2026, 11, 27)
@@ -105,3 +120,92 @@ def test_completed_date_reports_the_run_and_rerun_starts_a_new_one(engine: Engin
 def test_retry_unavailable_needs_an_earlier_run(engine: Engine) -> None:
     with pytest.raises(RunRefused, match="no run"):
         _open(engine, Owner.me(), mode="retry_unavailable")
+
+
+def _late_writer_transaction(engine: Engine, run_id: int) -> Connection:
+    """What a killed owner's writer leaves behind when its COMMIT was already on the wire:
+    a transaction the server is still finishing, holding the date's lease fence."""
+    connection = engine.connect()
+    connection.begin()
+    fence(connection, business_date=DAY, me=OLD)
+    connection.execute(
+        insert(error_logs).values(
+            run_id=run_id,
+            business_date=DAY,
+            customer_id="X",
+            error_code="TIMEOUT",
+            error_message="no answer",
+            retry_count=0,
+            attempt=0,
+            logged_at=NOW,
+        )
+    )
+    return connection
+
+
+OLD = Owner("worker-7", 4242)
+
+
+@on_backends("postgresql", "mariadb")
+def test_a_takeover_waits_for_the_old_owners_last_commit(engine: Engine) -> None:
+    """A process killed after sending its COMMIT: the server may finish that commit after the
+    next owner started. The takeover must wait for it, or the resumed run reads its customers'
+    attempts without the last ones and asks the bank again (one soak saw a result of one
+    attempt beside a logged failed attempt)."""
+    first = _open(engine, OLD)
+    assert isinstance(first, OpenedRun)
+    late = _late_writer_transaction(engine, first.run_id)
+    taken: list[OpenedRun | AlreadyCompleted] = []
+    takeover = threading.Thread(
+        target=lambda: taken.append(_open(engine, Owner.me(), NOW + timedelta(minutes=5)))
+    )
+    takeover.start()
+    try:
+        takeover.join(0.5)
+        assert takeover.is_alive(), "the takeover went ahead of the old owner's commit"
+    finally:
+        late.commit()
+        late.close()
+    takeover.join(10)
+    assert [o.run_id for o in taken if isinstance(o, OpenedRun)] == [first.run_id]
+    assert _attempts_in_run(engine, first.run_id, ["X"]) == {"X": (1, "TIMEOUT")}
+
+
+@on_backends()
+def test_a_process_whose_lease_was_taken_over_writes_nothing(engine: Engine) -> None:
+    """A paused process (stopped, swapped out) that wakes after a takeover: its writer's next
+    commit and its closing of the run are refused, and the new owner's go through."""
+    first = _open(engine, OLD)
+    assert isinstance(first, OpenedRun)
+    _open(engine, Owner.me(), NOW + timedelta(minutes=5))
+
+    def writer(owner: Owner) -> BatchWriter:
+        writer = BatchWriter(
+            engine=engine,
+            run_id=first.run_id,
+            business_date=DAY,
+            clock=SystemClock(),
+            interval=60,
+            max_batch=10,
+            owner=owner,
+        )
+        writer.add_error(ErrorRecord(owner.host, ErrorCode.TIMEOUT, "no answer", 0, NOW))
+        return writer
+
+    with pytest.raises(StorageError, match="lost the lease"):
+        asyncio.run(writer(OLD).flush())
+    with pytest.raises(StorageError, match="lost the lease"):
+        close_run(
+            engine,
+            business_date=DAY,
+            run_id=first.run_id,
+            me=OLD,
+            status=RunStatus.COMPLETED,
+            now=NOW,
+            counts={},
+        )
+    asyncio.run(writer(Owner.me()).flush())
+    with engine.connect() as c:
+        logged = c.scalars(select(error_logs.c.customer_id)).all()
+        status = c.scalar(select(verification_runs.c.status))
+    assert logged == [Owner.me().host] and status == RunStatus.RUNNING

@@ -77,7 +77,11 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
         return
     except IntegrityError:
         pass
-    row = connection.execute(select(run_leases).where(run_leases.c.business_date == day)).one()
+    # Locked, not just read: the claim waits for the old owner's last transactions (see
+    # `fence`), and on MariaDB the transaction's snapshot is only taken after that wait.
+    row = connection.execute(
+        select(run_leases).where(run_leases.c.business_date == day).with_for_update()
+    ).one()
     if owner_alive(row, me=me, now=now, stale_after=stale):
         raise RunRefused(f"the run for {day} is in progress (host {row.host}, pid {row.pid})")
     taken = connection.execute(
@@ -89,6 +93,23 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
     )
     if taken.rowcount != 1:
         raise RunRefused(f"another process took over the run for {day} just now")
+
+
+def fence(connection: Connection, *, business_date: date, me: Owner) -> None:
+    """Hold the date's lease for the rest of this transaction, or raise `StorageError` when
+    another process has taken the run over.
+
+    Every transaction of the run's writer starts here. The shared row lock is what makes a
+    takeover safe: a killed process's COMMIT may still be finishing on the server when the
+    next process starts, and the takeover's claim (which locks the row exclusively) waits
+    for it, so the resumed run reads everything its predecessor committed."""
+    row = connection.execute(
+        select(run_leases.c.host, run_leases.c.pid)
+        .where(run_leases.c.business_date == business_date)
+        .with_for_update(read=True)
+    ).one_or_none()
+    if row is None or (row.host, row.pid) != (me.host, me.pid):
+        raise StorageError(f"lost the lease on {business_date}: another process took the run over")
 
 
 def _create(connection: Connection, day: date, kind: str, parent: int | None, **run: object) -> int:
@@ -215,6 +236,7 @@ def close_run(
     sealed as the database has them."""
     reason = reason and limits.clip(reason, limits.REASON)
     with engine.begin() as connection:
+        fence(connection, business_date=business_date, me=me)
         connection.execute(
             update(verification_runs)
             .where(verification_runs.c.id == run_id)

@@ -164,6 +164,7 @@ class VerificationRun:
             interval=settings.engine.commit_interval_seconds,
             max_batch=settings.engine.write_batch_size,
             resumed=opened.resumed,
+            owner=self._owner,
         )
 
     async def _work(

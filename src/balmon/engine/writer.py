@@ -14,6 +14,7 @@ from balmon import crashpoints, limits
 from balmon.audit import Chain, Segment, run_segment
 from balmon.clock import Clock
 from balmon.crashpoints import Point
+from balmon.engine.lease import Owner, fence
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.errors import ErrorCode
 from balmon.storage.schema import alerts, error_logs, verification_results
@@ -43,6 +44,7 @@ class BatchWriter:
         interval: float,
         max_batch: int,
         resumed: bool = True,
+        owner: Owner | None = None,
     ) -> None:
         self._engine = engine
         self._run_id, self._day = run_id, business_date
@@ -56,6 +58,9 @@ class BatchWriter:
         self._dialect = engine.dialect.name
         # Only a resumed run can already hold results (from the sessions before this one).
         self._resumed = resumed
+        # The run's lease holder: every commit holds the lease (`lease.fence`). None only for
+        # a writer outside a leased run (tests of the writer alone).
+        self._owner = owner
         self.committed_results = 0
         # This writer session's hash chains (`balmon.audit`): its own segment per table, so
         # no other writer ever contends for their tails.
@@ -160,6 +165,8 @@ class BatchWriter:
 
     def _write(self, connection: Connection, batch: _Batch) -> dict[str, tuple[int, str]]:
         tails = {}
+        if self._owner is not None:
+            fence(connection, business_date=self._day, me=self._owner)
         errors = self._new_attempts(connection, batch.errors)
         if errors:
             tails["errors"] = self._chains["errors"].stamp(errors)
