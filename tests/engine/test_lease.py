@@ -209,3 +209,31 @@ def test_a_process_whose_lease_was_taken_over_writes_nothing(engine: Engine) -> 
         logged = c.scalars(select(error_logs.c.customer_id)).all()
         status = c.scalar(select(verification_runs.c.status))
     assert logged == [Owner.me().host] and status == RunStatus.RUNNING
+
+
+@on_backends("postgresql", "mariadb")
+def test_a_takeover_blocked_by_a_transaction_that_never_ends_is_refused_in_one_line(
+    engine: Engine,
+) -> None:
+    """An old owner's host cut off mid-transaction: the server keeps its lock until it notices
+    the half-open connection (hours, with default keepalives). The takeover gives up after
+    `stale_after` seconds, saying why, rather than hanging the scheduler."""
+    first = _open(engine, OLD)
+    assert isinstance(first, OpenedRun)
+    stuck = _late_writer_transaction(engine, first.run_id)
+    try:
+        with pytest.raises(RunRefused, match="still held by a transaction of its previous owner"):
+            open_run(
+                engine,
+                business_date=DAY,
+                mode="normal",
+                customers_file="c.csv",
+                me=Owner.me(),
+                now=NOW + timedelta(minutes=5),
+                stale_after=1,
+            )
+    finally:
+        stuck.rollback()
+        stuck.close()
+    taken = _open(engine, Owner.me(), NOW + timedelta(minutes=5))
+    assert isinstance(taken, OpenedRun) and taken.run_id == first.run_id

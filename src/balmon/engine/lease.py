@@ -10,12 +10,13 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from balmon import audit, limits
 from balmon.engine.state import latest_run
 from balmon.errors import RunRefused, StorageError
 from balmon.storage.schema import run_leases, verification_runs
+from balmon.storage.statements import is_lock_timeout, wait_for_locks_at_most
 from balmon.storage.states import RunKind, RunStatus
 
 Mode = Literal["normal", "rerun", "retry_unavailable"]
@@ -79,9 +80,20 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
         pass
     # Locked, not just read: the claim waits for the old owner's last transactions (see
     # `fence`), and on MariaDB the transaction's snapshot is only taken after that wait.
-    row = connection.execute(
-        select(run_leases).where(run_leases.c.business_date == day).with_for_update()
-    ).one()
+    # The wait is bounded: a dead owner's transaction left open on the server (its host cut
+    # off with a half-open connection) holds the row until the server notices.
+    wait_for_locks_at_most(connection, stale)
+    try:
+        row = connection.execute(
+            select(run_leases).where(run_leases.c.business_date == day).with_for_update()
+        ).one()
+    except DBAPIError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        raise RunRefused(
+            f"the run for {day} is still held by a transaction of its previous owner "
+            f"(waited {stale:g}s); end that session on the database server, then run again"
+        ) from None
     if owner_alive(row, me=me, now=now, stale_after=stale):
         raise RunRefused(f"the run for {day} is in progress (host {row.host}, pid {row.pid})")
     taken = connection.execute(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Table, func, insert, text
+from sqlalchemy import Connection, Insert, Table, func, insert, text
+from sqlalchemy.exc import DBAPIError
 
 
 def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
@@ -37,3 +38,23 @@ def days_before(column: Any, days: int, dialect: str) -> Any:
     if dialect in ("mysql", "mariadb"):
         return func.date_sub(column, text(f"INTERVAL {days} DAY"))
     return func.date(column, f"-{days} days")
+
+
+def wait_for_locks_at_most(connection: Connection, seconds: float) -> None:
+    """Bound how long this transaction's statements wait for another's row locks (SQLite
+    has no row locks: its busy timeout bounds the wait for its one write lock)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text(f"SET LOCAL lock_timeout = {max(1, int(seconds * 1000))}"))
+    elif dialect in ("mysql", "mariadb"):
+        # Session-wide (the connection keeps it); no lock wait of balmon's is meant to be longer.
+        connection.execute(text(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(seconds))}"))
+
+
+def is_lock_timeout(error: DBAPIError) -> bool:
+    """Whether the statement gave up waiting for a row lock (`wait_for_locks_at_most`)."""
+    cause = error.orig
+    if getattr(cause, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    args: tuple[object, ...] = getattr(cause, "args", ())
+    return bool(args) and args[0] == 1205  # MariaDB/MySQL: lock wait timeout exceeded
