@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
 # Two test processes (pytest-xdist): most of the suite waits on processes, servers and
 # databases, so two workers halve its time even on two cores. PYTEST_ARGS="-n 0" for one.
 PYTEST_ARGS ?= -n 2 --dist worksteal
@@ -21,6 +22,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml $(STAMP_DEV)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 install: $(STAMP_RUN)
 
@@ -52,8 +57,12 @@ docs: install
 diagrams:  # needs Graphviz's `dot` (Debian: apt-get install graphviz)
 	for source in docs/diagrams/*.dot; do dot -Tsvg "$$source" -o "$${source%.dot}.svg"; done
 
-bench: dev
-	$(BIN)/python bench/run_throughput.py
+# The whole suite (about half an hour; BENCH_ARGS=--quick for a few minutes). Installs Debian's
+# nginx-light and wrk when missing (scripts/ensure-bench-tools.sh).
+BENCH_ARGS ?=
+bench: $(STAMP_BENCH)
+	@bash scripts/ensure-bench-tools.sh
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache balmon.db balmon.db-*

@@ -225,7 +225,9 @@ def _middle_case(engine: Engine) -> int:
     return int(found)
 
 
-def measure(engine: Engine, repeat: int) -> None:
+def measure(engine: Engine, repeat: int) -> dict[str, tuple[float, float]]:
+    """Per call, (p50, p95) in milliseconds; printed as measured."""
+    measured: dict[str, tuple[float, float]] = {}
     settings = load_settings(None)
     token = create_token(engine, f"bench-{uuid.uuid4().hex[:6]}", Role.ADMIN, datetime.now(UTC))
     app = create_app(settings=settings, engine=engine)
@@ -243,6 +245,8 @@ def measure(engine: Engine, repeat: int) -> None:
             p95 = times[max(0, round(0.95 * len(times)) - 1)]
             flag = "" if p95 <= 300 else "  > 300 ms"
             print(f"{path:<62} {statistics.median(times):8.1f} {p95:8.1f}{flag}")
+            measured[path] = (statistics.median(times), p95)
+    return measured
 
 
 def main() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import csv
+import time
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from balmon.banksim import (
     Fault,
     FaultPlan,
     Population,
+    config_from_options,
     parse_fault,
     read_faults,
+    running_simulator,
     write_customers_csv,
 )
 
@@ -74,3 +78,22 @@ def test_the_customer_file_matches_the_population(tmp_path: Path) -> None:
     assert [r["customer_id"] for r in rows] == [f"C{i:07d}" for i in range(1, 501)]
     assert {r["min_balance"] for r in rows} >= {"", "100.00", "1000000.00"}
     assert all(r["customer_id"] in Population.from_file(path) for r in rows[:10])
+
+
+async def test_latency_delays_every_answer_by_that_long() -> None:
+    """`--latency`: the bank's own response time, for the backoff benchmark."""
+    config = config_from_options(
+        customers_file=None, generate=3, faults_file=None, fault_rate=0.0, latency=0.2
+    )
+    async with running_simulator(config) as bank, aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        async with session.get(f"{bank.url}/customers/C0000001/balance") as response:
+            assert response.status == 200
+        assert time.monotonic() - started >= 0.2
+
+
+def test_latency_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="--latency"):
+        config_from_options(
+            customers_file=None, generate=3, faults_file=None, fault_rate=0.0, latency=-1
+        )

@@ -74,7 +74,11 @@ def simulated_bank(tmp_path: Path, count: int) -> Iterator[Bank]:
         simulator.stop()
 
 
-def run_env(url: str, bank: Bank, tmp_path: Path, crash: str | None = None) -> dict[str, str]:
+def run_env(
+    url: str, bank: Bank, tmp_path: Path, crash: str | None = None, *, processes: int = 1
+) -> dict[str, str]:
+    """`processes` 1 by default: the crash points kill the process that reaches them, and
+    these tests kill the run's own (`test_processes.py` kills fetcher processes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
     env.update(
         BALMON_DATABASE__URL=url,
@@ -82,6 +86,7 @@ def run_env(url: str, bank: Bank, tmp_path: Path, crash: str | None = None) -> d
         BALMON_SOURCE__TIMEOUT_SECONDS="5",
         BALMON_RETRY__DELAYS_SECONDS="[0.05, 0.1, 0.2]",
         BALMON_ENGINE__CONCURRENCY="10",
+        BALMON_ENGINE__PROCESSES=str(processes),
         BALMON_ENGINE__COMMIT_INTERVAL_SECONDS="0.1",
         BALMON_ALERTS__URLS=f'["json://127.0.0.1:{bank.hook.port}/ops"]',
         BALMON_ALERTS__GROUP_WAIT_SECONDS="0.2",

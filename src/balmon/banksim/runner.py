@@ -26,17 +26,22 @@ def config_from_options(
     seed: int = 42,
     token: str | None = None,
     trickle_interval: float = 1.0,
+    latency: float = 0.0,
 ) -> SimulatorConfig:
     """Build a configuration from the CLI's options; ValueError with one clear line when bad."""
     if (customers_file is None) == (generate is None):
         raise ValueError("give exactly one of --customers FILE or --generate N")
+    if not 0 <= latency <= 60:
+        raise ValueError("--latency must be between 0 and 60 seconds")
     if customers_file is not None:
         population = Population.from_file(customers_file, seed)
     else:
         population = Population(generated=generate or 0, seed=seed)
     explicit = read_faults(faults_file) if faults_file else {}
     plan = FaultPlan(explicit, fault_rate, seed)
-    return SimulatorConfig(population, plan, token=token, trickle_interval=trickle_interval)
+    return SimulatorConfig(
+        population, plan, token=token, trickle_interval=trickle_interval, latency=latency
+    )
 
 
 class RunningSimulator:

@@ -24,6 +24,8 @@ class SimulatorConfig:
     plan: FaultPlan
     token: str | None = None
     trickle_interval: float = 1.0
+    # Seconds every balance request waits before it is answered (a bank's own latency).
+    latency: float = 0.0
 
 
 @dataclass
@@ -54,6 +56,8 @@ class BankSimulator:
         customer_id = request.match_info["customer_id"]
         self.state.requests[customer_id] += 1
         self.state.total_requests += 1
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
         if (
             self.config.token
             and request.headers.get("Authorization") != f"Bearer {self.config.token}"

@@ -34,6 +34,9 @@ def bank_sim_command(
     trickle_interval: Annotated[
         float, typer.Option("--trickle-interval", help="Seconds between bytes of `trickle`.")
     ] = 1.0,
+    latency: Annotated[
+        float, typer.Option("--latency", help="Seconds every balance request waits first.")
+    ] = 0.0,
 ) -> None:
     """Serve the Balance API on loopback with seeded balances and injected faults."""
     try:
@@ -45,6 +48,7 @@ def bank_sim_command(
             seed=seed,
             token=token,
             trickle_interval=trickle_interval,
+            latency=latency,
         )
     except (ValueError, OSError) as exc:
         fail(str(exc), 2)

@@ -17,6 +17,7 @@ from balmon.clock import SystemClock
 from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, VerificationRun, render
 from balmon.engine.lease import Mode
+from balmon.engine.processes import fetchers_for
 from balmon.lifecycle import Shutdown
 from balmon.source import HttpBalanceSource
 from balmon.storage import ensure_schema, make_engine
@@ -47,7 +48,13 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
             clock=SystemClock(),
             regression_days=settings.triage.regression_days,
         )
-        run = VerificationRun(settings=settings, engine=engine, source=source, alerts=alerts)
+        run = VerificationRun(
+            settings=settings,
+            engine=engine,
+            source=source,
+            alerts=alerts,
+            fetchers=fetchers_for(settings),
+        )
         return await run.execute(request)
     finally:
         await source.aclose()

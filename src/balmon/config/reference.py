@@ -44,7 +44,11 @@ MEANINGS: dict[str, str] = {
     "retry.max_retries": "Retries after the first attempt (the story's 3).",
     "retry.delays_seconds": "Wait before each retry (the story's 5, 10, 20 s); one per retry.",
     "retry.jitter": "`none` waits exactly; `full` waits a random time up to the delay.",
-    "engine.concurrency": "Customers fetched at once.",
+    "engine.concurrency": "Customers fetched at once (in all, over every process).",
+    "engine.processes": (
+        "Processes that fetch, each with its own event loop and connections (default: one"
+        " per core; 1 keeps the run in one process). The run's own process writes every row."
+    ),
     "engine.stale_after_seconds": "A run whose owner has not renewed its lease for this long "
     "is taken over by the next `run` or scheduler firing.",
     "engine.heartbeat_seconds": "How often a run renews its lease and a scheduler its "

@@ -100,6 +100,8 @@ class RetrySettings(Section):
 
 class EngineSettings(Section):
     concurrency: Annotated[int, Field(ge=1, le=10_000)] = 100
+    # None: one per core this process may use (1 on a single core).
+    processes: Annotated[int, Field(ge=1, le=64)] | None = None
     stale_after_seconds: Seconds = 60.0
     heartbeat_seconds: Seconds = 5.0
     commit_interval_seconds: Seconds = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from balmon.errors import ErrorCode
 from balmon.errors.traces import safe_trace
@@ -53,3 +54,13 @@ class AlertRecord:
 def trace_of(exc: BaseException) -> str:
     """The exception's traceback, with its cause chain, safe to store (`errors.traces`)."""
     return safe_trace(exc)
+
+
+class RecordSink(Protocol):
+    """Where a worker's records go: the run's writer, or a fetcher process's pipe to it."""
+
+    def add_error(self, record: ErrorRecord) -> None: ...
+
+    def add_result(self, record: ResultRecord) -> None: ...
+
+    def add_alert(self, record: AlertRecord) -> None: ...

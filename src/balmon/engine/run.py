@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -19,7 +20,7 @@ from balmon.audit import Segment
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import inputs
-from balmon.engine.breaker import CircuitBreaker
+from balmon.engine.crew import build_crew
 from balmon.engine.customers import Customer, check_file, count_rows
 from balmon.engine.lease import (
     AlreadyCompleted,
@@ -30,14 +31,12 @@ from balmon.engine.lease import (
     heartbeat,
     open_run,
 )
+from balmon.engine.processes import FetcherProcesses
 from balmon.engine.progress import Progress
-from balmon.engine.queue import WorkQueue
-from balmon.engine.ratelimit import RateLimiter
 from balmon.engine.summary import RunSummary, summarize
-from balmon.engine.worker import Tally, Worker
+from balmon.engine.worker import Tally
 from balmon.engine.writer import BatchWriter
 from balmon.errors import ConfigError
-from balmon.retry import RetryPolicy
 from balmon.source import BalanceSource
 from balmon.storage.states import RunKind, RunStatus
 
@@ -90,7 +89,10 @@ class VerificationRun:
         alerts: AlertHook | None = None,
         progress_stream: TextIO | None = None,
         owner: Owner | None = None,
+        fetchers: FetcherProcesses | None = None,
     ) -> None:
+        """`fetchers`: fetch in those processes (each with its own source built from the
+        settings) instead of through `source` in this one."""
         self._settings = settings
         self._engine = engine
         self._source = source
@@ -99,7 +101,7 @@ class VerificationRun:
         self._alerts = alerts
         self._stream = progress_stream
         self._owner = owner or Owner.me()
-        self._policy = RetryPolicy.from_settings(settings.retry)
+        self._fetchers = fetchers
 
     async def execute(self, request: RunRequest, *, on_open: OpenHook | None = None) -> RunSummary:
         """Run (or resume) the date; returns the summary. Completed dates are not run again.
@@ -173,25 +175,28 @@ class VerificationRun:
         settings = self._settings
         customers, total = await asyncio.to_thread(self._customers, opened, day, path, writer)
         tally = Tally()
-        breaker = CircuitBreaker(
-            window=settings.source.breaker_window,
-            probe_interval=settings.retry.delays_seconds[0]
-            if settings.retry.delays_seconds
-            else 1.0,
-            enabled=settings.source.circuit_breaker,
-        )
-        queue = WorkQueue(
-            customers=customers,
-            breaker=breaker,
-            clock=self._clock,
-            outage_timeout=settings.source.outage_timeout_seconds,
-        )
-        # One limiter and one breaker shared by all workers: they guard the bank, not a worker.
-        limiter = RateLimiter(settings.source.max_requests_per_second, self._clock)
-        workers = [
-            self._worker(opened.run_id, breaker, limiter, queue, writer, tally)
-            for _ in range(settings.engine.concurrency)
-        ]
+        if self._fetchers is None:
+            crew = build_crew(
+                settings=settings,
+                run_id=opened.run_id,
+                source=self._source,
+                customers=customers,
+                sink=writer,
+                tally=tally,
+                clock=self._clock,
+                rng=self._rng,
+            )
+            fetching: Callable[[], Awaitable[None]] = crew.run
+        else:
+            fetchers = self._fetchers
+            fetching = partial(
+                fetchers.run,
+                run_id=opened.run_id,
+                business_date=day.isoformat(),
+                customers=customers,
+                sink=writer,
+                tally=tally,
+            )
         progress = Progress(tally=tally, total=total, clock=self._clock, stream=self._stream)
         # The writer lives outside the group: when the run is stopped (SIGTERM, Ctrl-C) the
         # workers are cancelled, but what they finished is still committed before the run
@@ -206,35 +211,12 @@ class VerificationRun:
                 helpers = [beat, shown, watched]
                 if self._alerts is not None:
                     helpers.append(group.create_task(self._alerts.watch(opened.run_id)))
-                await asyncio.gather(*(worker.run() for worker in workers))
+                await fetching()
                 for task in helpers:
                     task.cancel()
         finally:
             writer.stop()
             await asyncio.shield(writing)
-
-    def _worker(
-        self,
-        run_id: int,
-        breaker: CircuitBreaker,
-        limiter: RateLimiter,
-        queue: WorkQueue,
-        writer: BatchWriter,
-        tally: Tally,
-    ) -> Worker:
-        return Worker(
-            run_id=run_id,
-            source=self._source,
-            policy=self._policy,
-            breaker=breaker,
-            limiter=limiter,
-            queue=queue,
-            writer=writer,
-            clock=self._clock,
-            rng=self._rng,
-            tally=tally,
-            outage_seconds=self._settings.source.outage_timeout_seconds,
-        )
 
     def _customers(
         self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter

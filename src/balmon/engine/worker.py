@@ -16,10 +16,10 @@ from balmon.engine.ratelimit import RateLimiter
 from balmon.engine.records import (
     AlertRecord,
     ErrorRecord,
+    RecordSink,
     ResultRecord,
     trace_of,
 )
-from balmon.engine.writer import BatchWriter
 from balmon.errors import (
     ApiFailure,
     BalanceError,
@@ -61,7 +61,7 @@ class Worker:
     breaker: CircuitBreaker
     limiter: RateLimiter
     queue: WorkQueue
-    writer: BatchWriter
+    writer: RecordSink
     clock: Clock
     rng: random.Random
     tally: Tally

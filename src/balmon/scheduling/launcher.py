@@ -22,6 +22,7 @@ from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import RunRequest, VerificationRun
 from balmon.engine.lease import AlreadyCompleted, OpenedRun, Owner
+from balmon.engine.processes import fetchers_for
 from balmon.errors import BalmonError, ConfigError, RunRefused
 from balmon.source import HttpBalanceSource
 
@@ -151,6 +152,7 @@ class RunLauncher:
             clock=self._clock,
             alerts=alerts,
             owner=self._owner,
+            fetchers=fetchers_for(settings),
         )
         try:
             summary = await run.execute(RunRequest(day), on_open=opened.set_result)

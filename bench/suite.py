@@ -1,0 +1,290 @@
+"""`make bench`: every benchmark through the real `balmon run` code path, one table, and JSON
+plus a PNG chart under bench/results/.
+
+    .venv/bin/python -m bench.suite            # the whole suite (about half an hour)
+    .venv/bin/python -m bench.suite --quick    # smaller inputs, to try the harness
+    .venv/bin/python -m bench.suite --only throughput,logging
+
+Targets (issue 13) are printed beside each figure and never asserted: speed is measured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from balmon.banksim import customer_id
+from bench import runs, sequential, servers
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Row:
+    name: str
+    figure: str
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, figure: str, target: str = "", met: bool | None = None) -> None:
+        row = Row(name, figure, target, met)
+        self.rows.append(row)
+        mark = {True: "met", False: "NOT met", None: ""}[met]
+        print(f"  {name:<52} {figure:<34} {target:<22} {mark}", flush=True)
+
+
+def _throughput(report: Report, work: Path, sizes: list[int], dbs: list[str]) -> None:
+    with servers.nginx() as url:
+        raw = servers.wrk_rate(url)
+        report.add("wrk -t1 -c100 on the same nginx", f"{raw:,.0f} requests/s")
+        report.data["wrk_requests_per_second"] = raw
+        for count in sizes:
+            path = runs.customers(work, count)
+            for db in dbs:
+                database = runs.fresh_database(db, work, f"bench_tp_{db}_{count}")
+                measured = runs.balmon_run(
+                    database=database,
+                    source=url,
+                    customers_file=path,
+                    work=work,
+                    ENGINE__CONCURRENCY="100",
+                )
+                rate = measured.customers_per_second
+                key = f"throughput_{db}_{count}"
+                report.data[key] = {
+                    "customers": count,
+                    "wall_seconds": measured.wall_seconds,
+                    "run_seconds": measured.summary["duration_seconds"],
+                    "customers_per_second": rate,
+                    "percent_of_wrk": 100 * rate / raw,
+                    "peak_rss_mb": measured.peak_rss_mb,
+                    "cpu_us_per_customer": 1e6 * measured.cpu_seconds / count,
+                }
+                target, met = _throughput_target(db, count, rate, measured)
+                report.add(
+                    f"{db}, {count:,} customers",
+                    f"{rate:,.0f}/s ({100 * rate / raw:.1f}% of wrk), "
+                    f"{measured.wall_seconds:.0f} s, {measured.peak_rss_mb:.0f} MB",
+                    target,
+                    met,
+                )
+
+
+def _throughput_target(
+    db: str, count: int, rate: float, measured: runs.Measured
+) -> tuple[str, bool | None]:
+    if count >= 1_000_000:
+        ok = measured.wall_seconds < 100 and measured.peak_rss_mb < 300
+        return "< 100 s, < 300 MB", ok
+    if db == "sqlite" and count >= 200_000:
+        return ">= 10,000/s", rate >= 10_000
+    return "", None
+
+
+def _fault_file(work: Path, count: int) -> Path:
+    """5% transient (recover on the 2nd or 3rd attempt) and 1% persistent (always 503)."""
+    path = work / f"faults-{count}.csv"
+    lines = []
+    for number in range(1, count + 1):
+        kind = number % 100
+        if kind < 3:
+            lines.append(f"{customer_id(number)},flaky:1\n")
+        elif kind < 5:
+            lines.append(f"{customer_id(number)},flaky:2\n")
+        elif kind == 5:
+            lines.append(f"{customer_id(number)},status:503\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def _backoff(report: Report, work: Path, count: int, sample: int) -> None:
+    path = runs.customers(work, count)
+    faults = _fault_file(work, count)
+    common = ["--generate", str(count), "--latency", "0.02"]
+    timings = {}
+    for name, options in (("clean", []), ("faulty", ["--faults", str(faults)])):
+        with servers.simulator(*common, *options) as url:
+            database = runs.fresh_database("sqlite", work, f"bench_backoff_{name}")
+            # The story's real delays (5/10/20 s) and the default 30 s timeout.
+            measured = runs.balmon_run(
+                database=database,
+                source=url,
+                customers_file=path,
+                work=work,
+                ENGINE__CONCURRENCY="100",
+            )
+            timings[name] = measured
+    clean, faulty = timings["clean"], timings["faulty"]
+    # The story's sequential algorithm on an evenly spread sample (every k-th customer, so
+    # the fault mix is the input's), against a fresh simulator (its flaky counters unused).
+    step = max(1, count // sample)
+    picked = [customer_id(n) for n in range(1, count + 1, step)][:sample]
+    with servers.simulator(*common, "--faults", str(faults)) as url:
+        baseline = sequential.run_sample(url, picked)
+    extrapolated = baseline.extrapolate(count)
+    extra = faulty.wall_seconds - clean.wall_seconds
+    report.data["backoff"] = {
+        "customers": count,
+        "latency_seconds": 0.02,
+        "clean_wall_seconds": clean.wall_seconds,
+        "faulty_wall_seconds": faulty.wall_seconds,
+        "faulty_summary": {k: faulty.summary[k] for k in ("pass", "fail", "unavailable")},
+        "sequential_sample": baseline.__dict__,
+        "sequential_extrapolated_seconds": extrapolated,
+    }
+    report.add(f"backoff, {count:,} customers: clean", f"{clean.wall_seconds:.1f} s")
+    report.add(
+        "backoff: 5% transient, 1% persistent, real delays",
+        f"{faulty.wall_seconds:.1f} s (clean + {extra:.1f} s)",
+        "<= clean + 40 s",
+        extra <= 40,
+    )
+    report.add(
+        f"story's sequential algorithm ({len(picked)} sampled)",
+        f"{extrapolated / 3600:,.1f} h ({extrapolated / faulty.wall_seconds:,.0f}x balmon)",
+    )
+
+
+def _logging_overhead(report: Report, work: Path, count: int) -> None:
+    path = runs.customers(work, count)
+    failing = work / f"failing-{count}.csv"
+    failing.write_text(
+        "".join(f"{customer_id(n)},status:503\n" for n in range(1, count + 1) if n % 10 == 0),
+        encoding="utf-8",
+    )
+    cpu: dict[str, runs.Measured] = {}
+    for name, options in (("none", []), ("10%", ["--faults", str(failing)])):
+        with servers.simulator("--generate", str(count), *options) as url:
+            cpu[name] = runs.balmon_run(
+                database=runs.fresh_database("sqlite", work, f"bench_log_{name.strip('%')}"),
+                source=url,
+                customers_file=path,
+                work=work,
+                ENGINE__CONCURRENCY="100",
+                RETRY__DELAYS_SECONDS="[0, 0, 0]",
+            )
+    none, failing_run = cpu["none"], cpu["10%"]
+    per_customer = failing_run.cpu_seconds / none.cpu_seconds
+    requests = {"none": count, "10%": count + 3 * count // 10}  # 4 attempts for each failing
+    per_request = (failing_run.cpu_seconds / requests["10%"]) / (none.cpu_seconds / count)
+    report.data["logging_overhead"] = {
+        "customers": count,
+        "cpu_seconds_none_failing": none.cpu_seconds,
+        "cpu_seconds_10_percent_failing": failing_run.cpu_seconds,
+        "ratio_per_customer": per_customer,
+        "ratio_per_request": per_request,
+    }
+    report.add(
+        f"error logging, {count:,} customers, 10% fail 4 times",
+        f"CPU/customer x{per_customer:.2f} (x{per_request:.2f}/request)",
+        "<= 1.3",
+        per_customer <= 1.3,
+    )
+
+
+def _dashboard(report: Report, dbs: list[str]) -> None:
+    from balmon.storage import make_engine, upgrade
+    from bench import dashboard_bench
+
+    for db in dbs:
+        engine = make_engine(dashboard_bench.fresh_database(db))
+        upgrade(engine)
+        dashboard_bench.seed(engine)
+        measured = dashboard_bench.measure(engine, repeat=20)
+        engine.dispose()
+        worst_path, (_, worst) = max(measured.items(), key=lambda item: item[1][1])
+        report.data[f"dashboard_{db}"] = {path: list(pair) for path, pair in measured.items()}
+        report.add(
+            f"dashboard p95, 1,000,000 error rows, {db}",
+            f"worst {worst:.0f} ms ({worst_path.split('?')[0]})",
+            "<= 300 ms",
+            worst <= 300,
+        )
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_before": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small inputs (harness check)")
+    parser.add_argument(
+        "--only", default="throughput,million,backoff,logging,dashboard", help="which parts"
+    )
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    work = Path(tempfile.mkdtemp(prefix="balmon-bench-"))
+    report = Report(data={"machine": _machine(), "started": datetime.now(UTC).isoformat()})
+    quick = args.quick
+    steps: list[tuple[str, Callable[[], None]]] = [
+        (
+            "throughput",
+            lambda: _throughput(
+                report, work, [20_000 if quick else 200_000], ["sqlite", "postgresql"]
+            ),
+        ),
+        (
+            "million",
+            lambda: _throughput(
+                report, work, [100_000 if quick else 1_000_000], ["sqlite", "postgresql"]
+            ),
+        ),
+        (
+            "backoff",
+            lambda: _backoff(report, work, 5_000 if quick else 100_000, 100 if quick else 400),
+        ),
+        ("logging", lambda: _logging_overhead(report, work, 10_000 if quick else 100_000)),
+        ("dashboard", lambda: _dashboard(report, [] if quick else ["sqlite", "postgresql"])),
+    ]
+    print(f"  {'benchmark':<52} {'measured':<34} {'target':<22}")
+    started = time.monotonic()
+    try:
+        for name, step in steps:
+            if name in parts:
+                step()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report.data["suite_seconds"] = time.monotonic() - started
+    report.data["rows"] = [row.__dict__ for row in report.rows]
+    _save(report, quick)
+
+
+def _save(report: Report, quick: bool) -> None:
+    from bench import chart
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{stamp}{'-quick' if quick else ''}"
+    text = json.dumps(report.data, indent=2, default=str)
+    (RESULTS / f"{name}.json").write_text(text, encoding="utf-8")
+    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    chart.draw(report.data, RESULTS / "latest.png")
+    print(f"\nwrote bench/results/{name}.json, latest.json and latest.png")
+
+
+if __name__ == "__main__":
+    main()

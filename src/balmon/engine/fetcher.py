@@ -1,0 +1,187 @@
+"""A fetcher process of a run on several cores (`engine.processes`): the engine's workers
+over the customers its parent hands it, every record sent back to the parent, which is the
+run's one writer (so SQLite has one writer, and the audit chain one segment per session).
+
+Messages on the pipe, pickled by `multiprocessing`:
+- parent to fetcher: a list of customers as tuples (`Customer` fields), or None for "no more";
+- fetcher to parent: ("more", None) when its customers run low, ("rows", Rows) with the
+  records of finished attempts, ("done", None) once every customer it got has an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import random
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from multiprocessing.connection import Connection
+
+from balmon import aio, logs
+from balmon.clock import SystemClock
+from balmon.config import Settings
+from balmon.engine.crew import build_crew, share_of
+from balmon.engine.customers import Customer
+from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
+from balmon.engine.worker import Tally
+from balmon.source.http import HttpBalanceSource
+
+CustomerTuple = tuple[str, Decimal, int, int, str | None]
+# How often a fetcher sends its records (or sooner, at `_SEND_AT` records).
+_SEND_EVERY = 0.05
+_SEND_AT = 500
+
+
+def as_tuple(customer: Customer) -> CustomerTuple:
+    return (
+        customer.customer_id,
+        customer.min_balance,
+        customer.line,
+        customer.attempts_made,
+        customer.last_code,
+    )
+
+
+@dataclass
+class Rows:
+    errors: list[ErrorRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    retries: int = 0
+
+    def __len__(self) -> int:
+        return len(self.errors) + len(self.results) + len(self.alerts)
+
+
+@dataclass(frozen=True)
+class FetcherPlan:
+    run_id: int
+    index: int
+    processes: int
+    business_date: str
+    low_water: int
+
+
+class _Supply:
+    """The customers the parent hands over, asked for before they run out. Blocks (briefly,
+    in the loop's thread) only when none are left and more are coming."""
+
+    def __init__(self, connection: Connection, low_water: int) -> None:
+        self._connection = connection
+        self._low = low_water
+        self._buffer: deque[CustomerTuple] = deque()
+        self._asked = False
+        self._ended = False
+
+    def __iter__(self) -> _Supply:
+        return self
+
+    def __next__(self) -> Customer:
+        if self._asked and self._connection.poll():
+            self._receive()
+        if not self._asked and not self._ended and len(self._buffer) < self._low:
+            self._connection.send(("more", None))
+            self._asked = True
+        while not self._buffer:
+            if self._ended:
+                raise StopIteration
+            self._receive()
+        customer_id, min_balance, line, attempts_made, last_code = self._buffer.popleft()
+        return Customer(customer_id, min_balance, line, attempts_made, last_code)
+
+    def _receive(self) -> None:
+        chunk = self._connection.recv()
+        self._asked = False
+        if chunk is None:
+            self._ended = True
+        else:
+            self._buffer.extend(chunk)
+
+
+class _PipeSink:
+    """The workers' records, sent to the parent in batches."""
+
+    def __init__(self, connection: Connection, tally: Tally) -> None:
+        self._connection = connection
+        self._tally = tally
+        self._rows = Rows()
+        self._retries_sent = 0
+
+    def add_error(self, record: ErrorRecord) -> None:
+        self._rows.errors.append(record)
+        self._send_if_full()
+
+    def add_result(self, record: ResultRecord) -> None:
+        self._rows.results.append(record)
+        self._send_if_full()
+
+    def add_alert(self, record: AlertRecord) -> None:
+        self._rows.alerts.append(record)
+
+    def _send_if_full(self) -> None:
+        if len(self._rows) >= _SEND_AT:
+            self.send()
+
+    def send(self) -> None:
+        if not len(self._rows):
+            return
+        rows, self._rows = self._rows, Rows()
+        rows.retries = self._tally.retries - self._retries_sent
+        self._retries_sent = self._tally.retries
+        self._connection.send(("rows", rows))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(_SEND_EVERY)
+            self.send()
+
+
+def _die_with_parent() -> None:
+    """A fetcher must not outlive its run's process (killed, it cannot stop us itself)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
+    concurrency = share_of(settings.engine.concurrency, plan.processes)
+    source = HttpBalanceSource(settings=settings.source, concurrency=concurrency)
+    tally = Tally()
+    sink = _PipeSink(connection, tally)
+    crew = build_crew(
+        settings=settings,
+        run_id=plan.run_id,
+        source=source,
+        customers=_Supply(connection, plan.low_water),
+        sink=sink,
+        tally=tally,
+        clock=SystemClock(),
+        rng=random.Random(),
+        processes=plan.processes,
+    )
+    sending = asyncio.create_task(sink.run())
+    try:
+        await crew.run()
+    finally:
+        sending.cancel()
+        await source.aclose()
+    sink.send()
+    connection.send(("done", None))
+
+
+def main(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
+    """The fetcher process's entry point (`multiprocessing`, spawned)."""
+    _die_with_parent()
+    # The parent decides when the run stops (SIGTERM, Ctrl-C reach the whole process group).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(settings.logging)
+    logs.bind(run_id=plan.run_id, business_date=plan.business_date, fetcher=plan.index)
+    # EOF or a broken pipe: the parent is gone; its run stops, and resumes without us.
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+        aio.run(_fetch(connection, settings, plan))
