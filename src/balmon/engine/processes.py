@@ -24,7 +24,7 @@ from balmon.engine.customers import Customer
 from balmon.engine.fetcher import FetcherPlan, Rows, as_tuple
 from balmon.engine.records import RecordSink
 from balmon.engine.worker import Tally
-from balmon.errors import StorageError
+from balmon.errors import FetcherLost
 
 # Customers per message to a fetcher; it asks for more when it holds fewer than `low_water`.
 _CHUNK = 500
@@ -36,10 +36,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-class FetcherLost(StorageError):
-    """A fetcher process died; the run stops and resumes on its next start."""
 
 
 @dataclass
@@ -87,13 +83,21 @@ class FetcherProcesses:
                 one = _Fetcher(index, process, mine, loop.create_future())
                 fetchers.append(one)
                 loop.add_reader(mine.fileno(), self._receive, one, supply, sink, tally)
+                # uvloop makes a watched descriptor non-blocking; `recv` reads a whole message
+                # once one has begun to arrive, which needs a blocking descriptor.
+                os.set_blocking(mine.fileno(), True)
             await asyncio.gather(*(one.done for one in fetchers))
         finally:
             for one in fetchers:
                 loop.remove_reader(one.connection.fileno())
-                if one.process.is_alive() and not one.done.done():
+                # Stopped (SIGTERM, Ctrl-C) or failed: what a fetcher has not sent is lost
+                # either way, and the resumed run asks for it again.
+                if not _finished(one.done):
                     one.process.kill()
                 one.process.join(timeout=10)
+                if one.process.is_alive():
+                    one.process.kill()
+                    one.process.join()
                 one.connection.close()
 
     def _receive(self, one: _Fetcher, supply: _Handout, sink: RecordSink, tally: Tally) -> None:
@@ -119,6 +123,10 @@ class FetcherProcesses:
             )
         except Exception as exc:  # reading the customer file or the database failed
             one.done.set_exception(exc)
+
+
+def _finished(done: asyncio.Future[None]) -> bool:
+    return done.done() and not done.cancelled() and done.exception() is None
 
 
 class _Handout:

@@ -61,6 +61,11 @@ class RunRefused(BalmonError):
     """Another live process holds the lease on this business date's run."""
 
 
+class FetcherLost(BalmonError):
+    """A fetcher process of a run on several cores died; the run stops (its next start
+    resumes it)."""
+
+
 class RetentionError(BalmonError):
     """Retention refused to run, or found its own archive wrong: nothing was deleted."""
 
