@@ -64,11 +64,11 @@ class _TreeSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self._root = psutil.Process(pid)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.peak = 0
 
     def run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._halt.wait(0.05):
             try:
                 tree = [self._root, *self._root.children(recursive=True)]
                 total = 0
@@ -80,7 +80,7 @@ class _TreeSampler(threading.Thread):
                 return
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak
 

@@ -291,3 +291,28 @@ async def test_hostile_bodies_are_read_in_bounded_memory(bank: tuple[Bank, str],
         await source.aclose()
     assert caught.value.code is ErrorCode.INVALID_RESPONSE
     assert peak < 8 * 1024 * 1024, f"{cid}: peak {peak / 2**20:.1f} MiB"
+
+
+async def test_the_url_is_encoded_once_whatever_the_base_path_and_id_hold() -> None:
+    """The id is one percent-encoded path segment (a `/` in it never makes another path), and
+    a base URL or balance path with characters that need encoding is encoded as yarl would."""
+    seen: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({"balance": "1.50"})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", anything)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        source = _source(f"http://127.0.0.1:{port}/bänk api", balance_path="/c/{customer_id}/b")
+        assert await source.fetch("a b/ü%") == Decimal("1.50")
+        await source.aclose()
+    finally:
+        await runner.cleanup()
+    assert seen == ["/b%C3%A4nk%20api/c/a%20b%2F%C3%BC%25/b"]

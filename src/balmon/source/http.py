@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 from balmon import limits
 from balmon.clock import Clock, SystemClock
@@ -86,7 +87,7 @@ class HttpBalanceSource:
             raise ConfigError("source.url", "required to fetch balances")
         self._settings = settings
         self._clock = clock or SystemClock()
-        self._base = settings.url
+        self._halves = _url_halves(settings.url, settings.balance_path)
         # No compression: a balance is a few bytes, and a compressed body could expand far
         # beyond max_body_bytes (a gzip bomb) before anything counted it.
         self._headers: Mapping[str, str] = {
@@ -111,9 +112,11 @@ class HttpBalanceSource:
         # the bank must see exactly one request per attempt so the error log's counts are true.
         self._session._retry_connection = False
 
-    def _url(self, customer_id: str) -> str:
-        path = self._settings.balance_path.format(customer_id=quote(customer_id, safe=""))
-        return f"{self._base}{path}"
+    def _url(self, customer_id: str) -> URL:
+        # Both halves were encoded once (`_url_halves`) and the id is percent-encoded here:
+        # yarl need not parse and encode the whole URL again on every request.
+        head, tail = self._halves
+        return URL(f"{head}{quote(customer_id, safe='')}{tail}", encoded=True)
 
     async def fetch(self, customer_id: str) -> Decimal:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
@@ -177,6 +180,14 @@ class HttpBalanceSource:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+def _url_halves(base: str, balance_path: str) -> tuple[str, str]:
+    """The balance URL before and after the customer id, each encoded as yarl would."""
+    mark = "BALMONCUSTOMERIDMARK"
+    encoded = str(URL(f"{base}{balance_path.format(customer_id=mark)}"))
+    head, _, tail = encoded.partition(mark)
+    return head, tail
 
 
 # aiohttp's parser errors name what broke; the rest of their text may quote the bank's bytes.

@@ -14,10 +14,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name}")
 
 
+# parse_float keeps JSON numbers exact: they never pass through a binary float. One decoder
+# for every response (`json.loads` with these options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def _load_object(body: bytes) -> dict[str, Any]:
     try:
-        # parse_float keeps JSON numbers exact: they never pass through a binary float.
-        document = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        # As `json.loads` reads bytes: UTF-8, -16 or -32, told apart by their first bytes.
+        document = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidResponse("response body is not valid JSON") from exc
     except RecursionError:  # nested deeper than Python's parser goes: no balance is that deep
