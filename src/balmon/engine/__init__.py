@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from balmon.engine.run import AlertHook, RunRequest, VerificationRun
-from balmon.engine.summary import RunSummary, render, summarize
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from balmon.engine.run import AlertHook, RunRequest, VerificationRun
+    from balmon.engine.summary import RunSummary, render, summarize
 
 __all__ = ["AlertHook", "RunRequest", "RunSummary", "VerificationRun", "render", "summarize"]
+
+# Loaded when first used, not with the package: a fetcher process (`engine.fetcher`) imports
+# its few modules of the package without the run's database, alerting and migrations.
+_HOME = {
+    "AlertHook": "run",
+    "RunRequest": "run",
+    "VerificationRun": "run",
+    "RunSummary": "summary",
+    "render": "summary",
+    "summarize": "summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'balmon.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"balmon.engine.{home}"), name)

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from balmon.storage.database import make_engine, normalize_url
-from balmon.storage.migrate import ensure_schema, upgrade
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from balmon.storage.database import make_engine, normalize_url
+    from balmon.storage.migrate import ensure_schema, upgrade
 
 __all__ = ["ensure_schema", "make_engine", "normalize_url", "upgrade"]
+
+# Loaded when first used: `storage.states` (the outcome names) is needed where no database
+# is, in a fetcher process, without SQLAlchemy's engines and Alembic.
+_HOME = {
+    "ensure_schema": "migrate",
+    "upgrade": "migrate",
+    "make_engine": "database",
+    "normalize_url": "database",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'balmon.storage' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"balmon.storage.{home}"), name)
