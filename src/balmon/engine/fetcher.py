@@ -110,6 +110,7 @@ class _PipeSink:
         self._tally = tally
         self._rows = Rows()
         self._retries_sent = 0
+        self._due = False
 
     def add_error(self, record: ErrorRecord) -> None:
         self._rows.errors.append(record)
@@ -123,10 +124,15 @@ class _PipeSink:
         self._rows.alerts.append(record)
 
     def _send_if_full(self) -> None:
-        if len(self._rows) >= _SEND_AT:
-            self.send()
+        # Not at once: a worker adds an outcome's records one after another (an attempt, the
+        # result, its alert) without yielding, and they must travel in one message, or a
+        # fetcher killed in between leaves a result without its alert.
+        if len(self._rows) >= _SEND_AT and not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self.send)
 
     def send(self) -> None:
+        self._due = False
         if not len(self._rows):
             return
         rows, self._rows = self._rows, Rows()
