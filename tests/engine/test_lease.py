@@ -122,6 +122,9 @@ def test_retry_unavailable_needs_an_earlier_run(engine: Engine) -> None:
         _open(engine, Owner.me(), mode="retry_unavailable")
 
 
+OLD = Owner("worker-7", 4242)
+
+
 def _late_writer_transaction(engine: Engine, run_id: int) -> Connection:
     """What a killed owner's writer leaves behind when its COMMIT was already on the wire:
     a transaction the server is still finishing, holding the date's lease fence."""
@@ -141,9 +144,6 @@ def _late_writer_transaction(engine: Engine, run_id: int) -> Connection:
         )
     )
     return connection
-
-
-OLD = Owner("worker-7", 4242)
 
 
 @on_backends("postgresql", "mariadb")

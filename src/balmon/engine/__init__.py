@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from balmon import lazy
 
 if TYPE_CHECKING:
     from balmon.engine.run import AlertHook, RunRequest, VerificationRun
@@ -23,8 +24,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'balmon.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"balmon.engine.{home}"), name)
+__getattr__ = lazy.members(__name__, _HOME)

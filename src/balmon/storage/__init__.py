@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from balmon import lazy
 
 if TYPE_CHECKING:
     from balmon.storage.database import make_engine, normalize_url
@@ -21,8 +22,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'balmon.storage' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"balmon.storage.{home}"), name)
+__getattr__ = lazy.members(__name__, _HOME)
