@@ -19,8 +19,11 @@ from aiohttp import web
 from balmon.clock import SystemClock
 from balmon.config.settings import SourceSettings
 from balmon.errors import ApiFailure, BalanceError, ErrorCode
-from balmon.source import HttpBalanceSource
-from balmon.source.http import retry_after_seconds
+from balmon.source import BalanceSource
+from balmon.source.rules import retry_after_seconds
+from tests.source.clients import source as client_source
+
+pytestmark = pytest.mark.usefixtures("each_client")
 
 BOMB = 20 * 1024 * 1024
 # 20 KB on the wire, 20 MiB once inflated; sent although balmon asked for none. Made once
@@ -110,13 +113,13 @@ async def bank() -> AsyncIterator[tuple[Bank, str]]:
     await runner.cleanup()
 
 
-def _source(url: str, **overrides: object) -> HttpBalanceSource:
+def _source(url: str, **overrides: object) -> BalanceSource:
     values: dict[str, object] = {"url": url, "timeout_seconds": 2.0, **overrides}
     settings = SourceSettings.model_validate(values)
-    return HttpBalanceSource(settings=settings, concurrency=4)
+    return client_source(settings, concurrency=4)
 
 
-async def _code(source: HttpBalanceSource, cid: str) -> ErrorCode:
+async def _code(source: BalanceSource, cid: str) -> ErrorCode:
     with pytest.raises(BalanceError) as caught:
         await source.fetch(cid)
     return caught.value.code

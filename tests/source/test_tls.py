@@ -17,7 +17,9 @@ from aiohttp import web
 
 from balmon.config.settings import SourceSettings
 from balmon.errors import BalanceError, ConfigError, ErrorCode
-from balmon.source import HttpBalanceSource
+from tests.source.clients import source as client_source
+
+pytestmark = pytest.mark.usefixtures("each_client")
 
 NOW = datetime.now(UTC)
 
@@ -60,7 +62,7 @@ def _pem(tmp_path: Path, name: str, blob: trustme.Blob) -> Path:
 
 async def _fetch(url: str, **tls: Path) -> Decimal:
     settings = SourceSettings(url=url, timeout_seconds=5, **tls)  # type: ignore[arg-type]
-    source = HttpBalanceSource(settings=settings, concurrency=1)
+    source = client_source(settings, concurrency=1)
     try:
         return await source.fetch("C1")
     finally:
@@ -157,5 +159,5 @@ def test_an_unusable_pem_file_is_a_config_error_naming_the_key(tmp_path: Path) -
     for key in ("ca_file", "client_cert_file"):
         settings = SourceSettings(url="https://127.0.0.1:9", **{key: junk})  # type: ignore[arg-type]
         with pytest.raises(ConfigError) as refused:
-            HttpBalanceSource(settings=settings, concurrency=1)
+            client_source(settings, concurrency=1)
         assert str(refused.value).startswith(f"source.{key}: not a usable PEM file")

@@ -19,7 +19,7 @@ from balmon.engine import RunRequest, RunSummary, VerificationRun, render
 from balmon.engine.lease import Mode
 from balmon.engine.processes import fetchers_for
 from balmon.lifecycle import Shutdown
-from balmon.source import HttpBalanceSource
+from balmon.source.clients import open_source
 from balmon.storage import ensure_schema, make_engine
 
 
@@ -40,7 +40,7 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
     stopped.append(shutdown)
     engine = make_engine(settings.database.url)
     await asyncio.to_thread(ensure_schema, engine)
-    source = HttpBalanceSource(settings=settings.source, concurrency=settings.engine.concurrency)
+    source = open_source(settings.source, concurrency=settings.engine.concurrency)
     try:
         alerts = AlertPipeline(
             engine=engine,

@@ -22,6 +22,9 @@ MEANINGS: dict[str, str] = {
     "database.url": "Where results and the error log live: `sqlite:///FILE`, "
     "`postgresql://user@host/db` or `mysql://user@host/db` (MariaDB).",
     "source.url": "Base URL of the core-banking Balance API. Required by `run` and the scheduler.",
+    "source.client": "HTTP client of the Balance API: `reqwest` (Rust, the faster), `aiohttp`, "
+    "or `auto`: reqwest, but aiohttp when `ca_file` is set, because only aiohttp can trust a "
+    "private CA alone (reqwest adds it to the system's authorities).",
     "source.token": "Sent as `Authorization: Bearer`; never logged.",
     "source.timeout_seconds": "One deadline per attempt for connect, headers and body "
     "(the story's 30 s).",

@@ -45,6 +45,11 @@ class DatabaseSettings(Section):
 
 class SourceSettings(Section):
     url: str | None = None
+    # Which HTTP client makes the requests; both keep the same contract (tests/source runs
+    # every test against each) and docs/benchmarks.md measures them side by side. "auto" is
+    # reqwest, the faster, unless ca_file is set: reqwest adds a private CA to the system's
+    # authorities, aiohttp trusts that CA alone.
+    client: Literal["auto", "reqwest", "aiohttp"] = "auto"
     token: SecretStr | None = None
     timeout_seconds: Seconds = 30.0
     max_requests_per_second: Rate | None = None

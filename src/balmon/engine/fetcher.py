@@ -28,7 +28,7 @@ from balmon.engine.crew import build_crew, share_of
 from balmon.engine.customers import Customer
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.engine.worker import Tally
-from balmon.source.http import HttpBalanceSource
+from balmon.source.clients import open_source
 
 CustomerTuple = tuple[str, Decimal, int, int, str | None]
 # How often a fetcher sends its records (or sooner, at `_SEND_AT` records).
@@ -156,7 +156,7 @@ def _die_with_parent() -> None:
 
 async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
     concurrency = share_of(settings.engine.concurrency, plan.processes)
-    source = HttpBalanceSource(settings=settings.source, concurrency=concurrency)
+    source = open_source(settings.source, concurrency=concurrency)
     tally = Tally()
     sink = _PipeSink(connection, tally)
     crew = build_crew(

@@ -24,7 +24,7 @@ from balmon.engine import RunRequest, VerificationRun
 from balmon.engine.lease import AlreadyCompleted, OpenedRun, Owner
 from balmon.engine.processes import fetchers_for
 from balmon.errors import BalmonError, ConfigError, RunRefused
-from balmon.source import HttpBalanceSource
+from balmon.source.clients import open_source
 
 log = logging.getLogger("balmon.scheduling")
 
@@ -136,9 +136,7 @@ class RunLauncher:
         settings = self._settings
         if settings.source.url is None:
             raise ConfigError("source.url", "required to fetch balances")
-        source = HttpBalanceSource(
-            settings=settings.source, concurrency=settings.engine.concurrency
-        )
+        source = open_source(settings.source, concurrency=settings.engine.concurrency)
         alerts = AlertPipeline(
             engine=self._engine,
             settings=settings.alerts,

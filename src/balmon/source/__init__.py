@@ -1,9 +1,37 @@
-"""Where balances come from: the `BalanceSource` seam and the HTTP Balance API client."""
+"""Where balances come from: the `BalanceSource` seam and the HTTP Balance API clients."""
 
 from __future__ import annotations
 
-from balmon.source.base import BalanceSource
-from balmon.source.http import HttpBalanceSource, retry_after_seconds
-from balmon.source.parse import parse_balance
+from typing import TYPE_CHECKING
 
-__all__ = ["BalanceSource", "HttpBalanceSource", "parse_balance", "retry_after_seconds"]
+from balmon import lazy
+
+if TYPE_CHECKING:
+    from balmon.source.base import BalanceSource
+    from balmon.source.clients import open_source
+    from balmon.source.http import HttpBalanceSource
+    from balmon.source.parse import parse_balance
+    from balmon.source.reqwest import ReqwestBalanceSource
+    from balmon.source.rules import retry_after_seconds
+
+__all__ = [
+    "BalanceSource",
+    "HttpBalanceSource",
+    "ReqwestBalanceSource",
+    "open_source",
+    "parse_balance",
+    "retry_after_seconds",
+]
+
+# Loaded when first used: the chosen client's HTTP library only (`source.clients`).
+__getattr__ = lazy.members(
+    __name__,
+    {
+        "BalanceSource": "base",
+        "open_source": "clients",
+        "HttpBalanceSource": "http",
+        "parse_balance": "parse",
+        "ReqwestBalanceSource": "reqwest",
+        "retry_after_seconds": "rules",
+    },
+)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Mapping
-from datetime import UTC
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
-from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -17,53 +13,26 @@ from balmon import limits
 from balmon.clock import Clock, SystemClock
 from balmon.config.settings import SourceSettings
 from balmon.errors import (
-    ApiFailure,
     BalanceError,
     ConfigError,
     InvalidResponse,
-    MissingData,
     NetworkFailure,
     TimeoutFailure,
 )
 from balmon.source.parse import parse_balance
+from balmon.source.rules import (
+    HEADERS,
+    BodyCap,
+    CustomerUrls,
+    check_encoding,
+    check_status,
+    retry_after_seconds,
+)
+from balmon.source.tls import tls_context
+
+__all__ = ["HttpBalanceSource", "retry_after_seconds"]
 
 _CHUNK = 64 * 1024
-
-
-def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
-    """Parse a Retry-After header (delta seconds or HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:  # "-0000" (RFC 5322's unknown zone) is UTC for HTTP dates
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - clock.now()).total_seconds())
-
-
-def tls_context(settings: SourceSettings) -> ssl.SSLContext:
-    """Verified TLS, always: the system's authorities, or only `ca_file`'s (a bank's private
-    CA), and the client certificate for mutual TLS when one is configured."""
-    key = "source.ca_file"
-    try:
-        context = ssl.create_default_context(
-            cafile=str(settings.ca_file) if settings.ca_file else None
-        )
-        if settings.client_cert_file is not None:
-            key = "source.client_cert_file"
-            context.load_cert_chain(
-                settings.client_cert_file,
-                settings.client_key_file,
-                password=lambda: b"",  # an encrypted key fails here instead of prompting
-            )
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise ConfigError(key, f"not a usable PEM file ({reason})") from None
-    return context
 
 
 def _tls_problem(exc: aiohttp.ClientSSLError) -> str:
@@ -87,13 +56,8 @@ class HttpBalanceSource:
             raise ConfigError("source.url", "required to fetch balances")
         self._settings = settings
         self._clock = clock or SystemClock()
-        self._halves = _url_halves(settings.url, settings.balance_path)
-        # No compression: a balance is a few bytes, and a compressed body could expand far
-        # beyond max_body_bytes (a gzip bomb) before anything counted it.
-        self._headers: Mapping[str, str] = {
-            "Accept": "application/json",
-            "Accept-Encoding": "identity",
-        }
+        self._urls = CustomerUrls(settings.url, settings.balance_path)
+        self._headers: Mapping[str, str] = HEADERS
         if settings.token is not None:
             token = settings.token.get_secret_value()
             self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
@@ -113,10 +77,7 @@ class HttpBalanceSource:
         self._session._retry_connection = False
 
     def _url(self, customer_id: str) -> URL:
-        # Both halves were encoded once (`_url_halves`) and the id is percent-encoded here:
-        # yarl need not parse and encode the whole URL again on every request.
-        head, tail = self._halves
-        return URL(f"{head}{quote(customer_id, safe='')}{tail}", encoded=True)
+        return URL(self._urls(customer_id), encoded=True)
 
     async def fetch(self, customer_id: str) -> Decimal:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
@@ -147,47 +108,15 @@ class HttpBalanceSource:
         async with self._session.get(
             self._url(customer_id), headers=self._headers, allow_redirects=False
         ) as response:
-            self._check_status(response)
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-            if encoding not in ("", "identity"):
-                # Not named: a header's value is the bank's text, and could be anything.
-                raise InvalidResponse("response body has a content encoding; balmon asked for none")
-            return await self._read_bounded(response)
-
-    def _check_status(self, response: aiohttp.ClientResponse) -> None:
-        status = response.status
-        if status == 200:
-            return
-        if status == 404:
-            raise MissingData("no balance record (HTTP 404)")
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock)
-        what = " (a redirect, not followed)" if 300 <= status < 400 else ""
-        raise ApiFailure(
-            f"balance API answered HTTP {status}{what}", status=status, retry_after=retry_after
-        )
-
-    async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
-        limit = self._settings.max_body_bytes
-        length = response.content_length
-        if length is not None and length > limit:
-            raise InvalidResponse(f"response body exceeds {limit} bytes")
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            body += chunk
-            if len(body) > limit:
-                raise InvalidResponse(f"response body exceeds {limit} bytes")
-        return bytes(body)
+            check_status(response.status, response.headers.get("Retry-After"), self._clock)
+            check_encoding(response.headers.get("Content-Encoding"))
+            cap = BodyCap(self._settings.max_body_bytes, response.content_length)
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                cap.add(chunk)
+            return cap.body()
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-def _url_halves(base: str, balance_path: str) -> tuple[str, str]:
-    """The balance URL before and after the customer id, each encoded as yarl would."""
-    mark = "BALMONCUSTOMERIDMARK"
-    encoded = str(URL(f"{base}{balance_path.format(customer_id=mark)}"))
-    head, _, tail = encoded.partition(mark)
-    return head, tail
 
 
 # aiohttp's parser errors name what broke; the rest of their text may quote the bank's bytes.

@@ -1,0 +1,97 @@
+"""What every HTTP client of the Balance API must do the same way: which statuses mean what,
+the Retry-After header, no content encoding, the body cap, and the URL of one customer."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote
+
+from typing_extensions import Buffer
+from yarl import URL
+
+from balmon.clock import Clock
+from balmon.errors import ApiFailure, InvalidResponse, MissingData
+
+# No compression: a balance is a few bytes, and a compressed body could expand far beyond
+# max_body_bytes (a gzip bomb) before anything counted it.
+HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
+
+
+def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
+    """Parse a Retry-After header (delta seconds or HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # "-0000" (RFC 5322's unknown zone) is UTC for HTTP dates
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - clock.now()).total_seconds())
+
+
+def check_status(status: int, retry_after: str | None, clock: Clock) -> None:
+    """200 goes on; 404 is MISSING_DATA; anything else, a redirect included (never followed:
+    another server's answer is not the bank's balance), is API_ERROR."""
+    if status == 200:
+        return
+    if status == 404:
+        raise MissingData("no balance record (HTTP 404)")
+    what = " (a redirect, not followed)" if 300 <= status < 400 else ""
+    raise ApiFailure(
+        f"balance API answered HTTP {status}{what}",
+        status=status,
+        retry_after=retry_after_seconds(retry_after, clock),
+    )
+
+
+def check_encoding(value: str | None) -> None:
+    if (value or "identity").strip().lower() not in ("", "identity"):
+        # Not named: a header's value is the bank's text, and could be anything.
+        raise InvalidResponse("response body has a content encoding; balmon asked for none")
+
+
+class BodyCap:
+    """Collects a body chunk by chunk and stops it at `limit` bytes, whatever Content-Length
+    said (a trickling or endless body never grows past the cap)."""
+
+    __slots__ = ("_body", "_limit")
+
+    def __init__(self, limit: int, content_length: int | None) -> None:
+        if content_length is not None and content_length > limit:
+            raise InvalidResponse(f"response body exceeds {limit} bytes")
+        self._limit = limit
+        self._body = bytearray()
+
+    def add(self, chunk: Buffer) -> None:
+        self._body += chunk
+        if len(self._body) > self._limit:
+            raise InvalidResponse(f"response body exceeds {self._limit} bytes")
+
+    def body(self) -> bytes:
+        return bytes(self._body)
+
+
+class CustomerUrls:
+    """The balance URL of one customer. Both halves around the id are encoded once, as yarl
+    would, and the id is one percent-encoded path segment (a `/` in it never makes another
+    path), so no client needs to parse and encode the whole URL again on every request."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, base: str, balance_path: str) -> None:
+        mark = "BALMONCUSTOMERIDMARK"
+        encoded = str(URL(f"{base}{balance_path.format(customer_id=mark)}"))
+        self._head, _, self._tail = encoded.partition(mark)
+
+    def __call__(self, customer_id: str) -> str:
+        return f"{self._head}{quote(customer_id, safe='')}{self._tail}"
+
+
+def content_length(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
