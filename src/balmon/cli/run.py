@@ -38,7 +38,7 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
     shutdown = Shutdown(grace=settings.engine.shutdown_grace_seconds, stop=task.cancel)
     shutdown.install()
     stopped.append(shutdown)
-    engine = make_engine(settings.database.url)
+    engine = make_engine(settings.database.url, read_cache=False)
     await asyncio.to_thread(ensure_schema, engine)
     source = open_source(settings.source, concurrency=settings.engine.concurrency)
     try:

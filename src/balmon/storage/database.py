@@ -52,19 +52,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def _sqlite_read_cache(dbapi_connection: Any, _record: Any) -> None:
     # Dashboard aggregates over millions of error rows sort in temporary B-trees: keep them
     # in memory, with a larger page cache and memory-mapped reads.
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
-def make_engine(raw_url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `raw_url` with the settings each backend needs."""
+def make_engine(raw_url: str, *, read_cache: bool = True, **kwargs: Any) -> Engine:
+    """Create an engine for `raw_url` with the settings each backend needs.
+
+    `read_cache=False` leaves SQLite's page cache at its default and maps nothing: a run
+    reads little but its summary, which would otherwise pull a million-row file into the
+    process's memory (the mapped pages count as its resident memory)."""
     url = normalize_url(raw_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if read_cache:
+            event.listen(engine, "connect", _sqlite_read_cache)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kwargs)
