@@ -233,3 +233,27 @@ def test_the_inbox_channel_delivers_to_the_dashboard_without_a_network(engine: E
     with engine.connect() as c:
         channels = {r.channel for r in c.execute(select(alert_deliveries))}
     assert channels == {"inbox://local #1"}
+
+
+class _SleepLog(SystemClock):
+    """The system's time, but sleeps are recorded and return at once."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_a_finished_run_sends_its_groups_without_waiting_out_the_window(engine: Engine) -> None:
+    """The run raised its last alert: waiting `group_wait_seconds` for more would only hold up
+    the end of the run (30 s by default) and collect nothing."""
+    run_id = _seed(engine, [("C1", "NETWORK_ERROR"), ("C2", "NETWORK_ERROR")])
+    clock = _SleepLog()
+    with webhook_server() as hook:
+        settings = _settings([f"json://127.0.0.1:{hook.port}/hook"], group_wait_seconds=30)
+        pipeline = AlertPipeline(engine=engine, settings=settings, clock=clock)
+        report = asyncio.run(pipeline.finish(summarize(engine, run_id))).as_dict()
+    assert report["messages"] == 1 and report["sent"] == 1
+    assert "2 customers" in hook.posts[0]["title"]
+    assert clock.slept == []

@@ -63,12 +63,6 @@ def ready_groups(
     return [GroupKey(r[0], r[1], r[2]) for r in rows if older_than is None or r[3] <= older_than]
 
 
-def oldest_ungrouped(connection: Connection, run_id: int) -> datetime | None:
-    query = select(func.min(alerts.c.created_at)).where(alerts.c.run_id == run_id, *_waiting())
-    value: datetime | None = connection.scalar(query)
-    return value
-
-
 def _members(key: GroupKey, now: datetime) -> Any:
     a = alerts.c
     # Silences are checked again here: an alert written after `hold_silenced` ran (by another

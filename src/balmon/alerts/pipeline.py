@@ -112,10 +112,12 @@ class AlertPipeline:
                 await asyncio.shield(self._round)
 
     async def finish(self, run: RunFacts) -> DeliveryReport:
-        """Wait out the newest group's wait, group the rest, deliver with retries; report."""
+        """Group what is still waiting and deliver it with retries; report.
+
+        The run has raised its last alert, so its groups go now: waiting out
+        `group_wait_seconds` would collect nothing more and only hold up the run's end."""
         if self._round is not None:
             await self._round
-        await self._wait_for_group(run.run_id)
         self._group(run_id=run.run_id, older_than=None)
         if self._settings.summary:
             self._add_summary(run)
@@ -151,15 +153,6 @@ class AlertPipeline:
                 )
                 for row in outbox.deliveries_of(connection, message_id)
             }
-
-    async def _wait_for_group(self, run_id: int) -> None:
-        with self._engine.connect() as connection:
-            oldest = outbox.oldest_ungrouped(connection, run_id)
-        if oldest is not None:
-            due = oldest + timedelta(seconds=self._settings.group_wait_seconds)
-            remaining = (due - self._clock.now()).total_seconds()
-            if remaining > 0:
-                await self._clock.sleep(remaining)
 
     def _group(self, *, run_id: int | None, older_than: datetime | None) -> int:
         made = 0
