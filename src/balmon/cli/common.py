@@ -17,6 +17,7 @@ from balmon import limits, logs
 from balmon.config import Settings, load_settings
 from balmon.errors import BalmonError, ConfigError, StorageError
 from balmon.storage import ensure_schema, make_engine
+from balmon.storage.statements import database_reason
 
 ConfigOption = Annotated[
     Path | None,
@@ -98,11 +99,6 @@ def ready_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _database_reason(exc: DBAPIError) -> str:
-    first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    return limits.clip(first, limits.REASON)
-
-
 @contextmanager
 def exit_on_error() -> Iterator[None]:
     """The CLI's one error handler: any `BalmonError` or unreachable database is one line.
@@ -114,10 +110,10 @@ def exit_on_error() -> Iterator[None]:
     except ConfigError as exc:
         fail(f"config error: {exc}", 2)
     except OperationalError as exc:
-        fail(f"database unavailable: {_database_reason(exc)}", 1)
+        fail(f"database unavailable: {database_reason(exc)}", 1)
     except StorageError as exc:
         fail(f"database error: {exc}", 1)
     except DBAPIError as exc:  # refused by the database: one line, never its parameters
-        fail(f"database refused: {_database_reason(exc)}", 1)
+        fail(f"database refused: {database_reason(exc)}", 1)
     except BalmonError as exc:
         fail(str(exc), 1)

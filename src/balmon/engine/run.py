@@ -38,6 +38,7 @@ from balmon.engine.worker import Tally
 from balmon.engine.writer import BatchWriter
 from balmon.errors import ConfigError
 from balmon.source import BalanceSource
+from balmon.storage.statements import failure_reason
 from balmon.storage.states import RunKind, RunStatus
 
 log = logging.getLogger("balmon.engine")
@@ -281,7 +282,7 @@ class VerificationRun:
     ) -> None:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         status = RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED
-        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+        reason = "interrupted" if interrupted else failure_reason(exc)
         with contextlib.suppress(Exception):
             await asyncio.shield(
                 asyncio.to_thread(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from balmon import crashpoints, limits
 from balmon.audit import Chain, Segment, run_segment
@@ -17,6 +17,7 @@ from balmon.crashpoints import Point
 from balmon.engine.lease import Owner, fence
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.errors import ErrorCode
+from balmon.storage.bulk import BulkInsert
 from balmon.storage.schema import alerts, error_logs, verification_results
 from balmon.storage.statements import insert_ignoring_duplicates
 
@@ -56,6 +57,8 @@ class BatchWriter:
         self._full = asyncio.Event()
         self._stopping = False
         self._dialect = engine.dialect.name
+        self._insert_errors = BulkInsert(error_logs, engine.dialect)
+        self._insert_results = BulkInsert(verification_results, engine.dialect)
         # Only a resumed run can already hold results (from the sessions before this one).
         self._resumed = resumed
         # The run's lease holder: every commit holds the lease (`lease.fence`). None only for
@@ -170,14 +173,14 @@ class BatchWriter:
         errors = self._new_attempts(connection, batch.errors)
         if errors:
             tails["errors"] = self._chains["errors"].stamp(errors)
-            connection.execute(insert(error_logs), errors)
+            self._insert_errors(connection, errors)
             crashpoints.reach(Point.MID_COMMIT)
         results = self._new_results(connection, batch.results)
         if results:
             # Every row of a chain must be written, so results already in (a resumed run's
             # overlap) are left out here rather than silently skipped by the database.
             tails["results"] = self._chains["results"].stamp(results)
-            connection.execute(insert(verification_results), results)
+            self._insert_results(connection, results)
         if batch.alerts:
             connection.execute(insert_ignoring_duplicates(alerts, self._dialect), batch.alerts)
         return tails

@@ -25,6 +25,7 @@ from balmon.engine.lease import AlreadyCompleted, OpenedRun, Owner
 from balmon.engine.processes import fetchers_for
 from balmon.errors import BalmonError, ConfigError, RunRefused
 from balmon.source.clients import open_source
+from balmon.storage.statements import failure_reason
 
 log = logging.getLogger("balmon.scheduling")
 
@@ -127,7 +128,7 @@ class RunLauncher:
             return Launch(
                 day,
                 LaunchState.FAILED,
-                reason=limits.clip(f"{type(exc).__name__}: {exc}", limits.REASON),
+                reason=failure_reason(exc),
             )
 
     async def _verify(

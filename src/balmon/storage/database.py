@@ -66,16 +66,17 @@ def _sqlite_read_cache(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(raw_url: str, *, read_cache: bool = True, **kwargs: Any) -> Engine:
-    """Create an engine for `raw_url` with the settings each backend needs.
+    """Create an engine for `raw_url` with the settings each backend needs. A database
+    error's text never lists the statement's parameters (rows of customers and balances).
 
     `read_cache=False` leaves SQLite's page cache at its default and maps nothing: a run
     reads little but its summary, which would otherwise pull a million-row file into the
     process's memory (the mapped pages count as its resident memory)."""
     url = normalize_url(raw_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_cache:
             event.listen(engine, "connect", _sqlite_read_cache)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, hide_parameters=True, **kwargs)

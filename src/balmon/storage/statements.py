@@ -2,10 +2,59 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, func, insert, text
 from sqlalchemy.exc import DBAPIError
+
+from balmon import limits
+
+
+def database_reason(exc: DBAPIError) -> str:
+    """The first line of the driver's own message, clipped, with every quoted value withheld:
+    what the database refused, never the refused row. The parameters and PostgreSQL's DETAIL
+    and CONTEXT lines quote whole rows; MariaDB's first line quotes the duplicate key
+    ("Duplicate entry '1-C042' for key ...") and PostgreSQL's a value it could not read. Quoted
+    names of balmon's own tables, columns, constraints and indexes stay: they say what broke."""
+    if exc.orig is None:
+        return type(exc).__name__
+    args = exc.orig.args
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (error number, message)
+        text = f"{args[1]} ({args[0]})"
+    else:
+        text = str(exc.orig)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+    return limits.clip(_QUOTED.sub(_name_or_withheld, first), limits.REASON)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a run failed, as recorded on the run and logged: a database's refusal as
+    `database_reason` says it, anything else by its type and message."""
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc).__name__}: {database_reason(exc)}"
+    return limits.clip(f"{type(exc).__name__}: {exc}", limits.REASON)
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _name_or_withheld(quoted: re.Match[str]) -> str:
+    return quoted.group(0) if quoted.group(0)[1:-1] in _schema_names() else "'…'"
+
+
+@cache
+def _schema_names() -> frozenset[str]:
+    from balmon.storage.schema import metadata
+
+    names: set[str] = set()
+    for table in metadata.tables.values():
+        names.add(table.name)
+        names.update(column.name for column in table.columns)
+        names.update(str(c.name) for c in table.constraints if c.name)
+        names.update(str(i.name) for i in table.indexes if i.name)
+    return frozenset(names)
 
 
 def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
