@@ -287,10 +287,12 @@ def _save(report: Report, quick: bool) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"{stamp}{'-quick' if quick else ''}"
     text = json.dumps(report.data, indent=2, default=str)
+    # A quick run (small inputs, a harness check) never replaces the latest real figures.
+    latest = "latest-quick" if quick else "latest"
     (RESULTS / f"{name}.json").write_text(text, encoding="utf-8")
-    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
-    chart.draw(report.data, RESULTS / "latest.png")
-    print(f"\nwrote bench/results/{name}.json, latest.json and latest.png")
+    (RESULTS / f"{latest}.json").write_text(text, encoding="utf-8")
+    chart.draw(report.data, RESULTS / f"{latest}.png")
+    print(f"\nwrote bench/results/{name}.json, {latest}.json and {latest}.png")
 
 
 if __name__ == "__main__":
