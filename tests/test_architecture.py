@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"audit"},
     {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
     {"engine", "alerts"},
-    {"retention"},
+    {"retention", "scaleout"},
     {"scheduling"},
     {"compliance"},
     {"dashboard"},

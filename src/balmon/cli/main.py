@@ -12,6 +12,7 @@ from balmon.cli.bank_sim import bank_sim_command
 from balmon.cli.demo import demo_command
 from balmon.cli.report import report_command
 from balmon.cli.run import run_command
+from balmon.cli.worker import worker_command
 from balmon.errors.reference import render_markdown, render_text
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.command("serve")(service.serve_command)
 app.command("scheduler")(service.scheduler_command)
 app.command("check")(service.check_command)
 app.command("run")(run_command)
+app.command("worker")(worker_command)
 app.command("bank-sim")(bank_sim_command)
 app.command("demo")(demo_command)
 app.command("report")(report_command)

@@ -17,8 +17,8 @@ from balmon.clock import SystemClock
 from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, VerificationRun, render
 from balmon.engine.lease import Mode
-from balmon.engine.processes import fetchers_for
 from balmon.lifecycle import Shutdown
+from balmon.scaleout import executor_for
 from balmon.source.clients import open_source
 from balmon.storage import ensure_schema, make_engine
 
@@ -53,7 +53,7 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
             engine=engine,
             source=source,
             alerts=alerts,
-            fetchers=fetchers_for(settings),
+            fetchers=executor_for(settings, engine),
         )
         return await run.execute(request)
     finally:

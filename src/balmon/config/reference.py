@@ -25,6 +25,20 @@ MEANINGS: dict[str, str] = {
     "source.client": "HTTP client of the Balance API: `reqwest` (Rust, the faster), `aiohttp`, "
     "or `auto`: reqwest, but aiohttp when `ca_file` is set, because only aiohttp can trust a "
     "private CA alone (reqwest adds it to the system's authorities).",
+    "engine.executor": "`local` runs on this machine; `celery` sends the customers in chunks "
+    "to `balmon worker` processes (PostgreSQL or MariaDB only; see docs/scale-out.md).",
+    "celery.broker_url": "Redis (`redis://`) or RabbitMQ (`amqp://`) broker of the distributed "
+    "run (default `redis://127.0.0.1:6379/0`); never logged.",
+    "celery.queue": "Queue name: several deployments may share one broker.",
+    "celery.chunk_size": "Customers per task.",
+    "celery.max_deliveries": "A chunk delivered this many times without finishing (it kills its "
+    "worker) ends as INTERNAL_ERROR for its unfinished customers.",
+    "celery.visibility_timeout_seconds": "The broker redelivers an unacknowledged task after "
+    "this long; must exceed a chunk's worst case (checked at start).",
+    "celery.parallel_chunks": "Chunks running at once over all workers; the bank's rate limit is "
+    "divided by it.",
+    "celery.resend_after_seconds": "A chunk no worker claimed for this long is sent again (a "
+    "broker restarted without it).",
     "source.token": "Sent as `Authorization: Bearer`; never logged.",
     "source.timeout_seconds": "One deadline per attempt for connect, headers and body "
     "(the story's 30 s).",

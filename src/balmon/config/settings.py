@@ -112,6 +112,27 @@ class EngineSettings(Section):
     commit_interval_seconds: Seconds = 1.0
     write_batch_size: PositiveInt = 2000
     shutdown_grace_seconds: Seconds = 20.0
+    # "celery": the run's customers go to `balmon worker` processes on other machines in
+    # chunks ([celery]); "local": this machine's processes (`processes`).
+    executor: Literal["local", "celery"] = "local"
+
+
+class CelerySettings(Section):
+    broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Several deployments may share one broker, each on its own queue.
+    queue: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")] = (
+        "balmon"
+    )
+    chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_deliveries: Annotated[int, Field(ge=1, le=20)] = 3
+    # How long the broker waits for a task's acknowledgement before it delivers the task
+    # again (Redis's visibility timeout); checked against a chunk's worst case at start.
+    visibility_timeout_seconds: Seconds = 3600.0
+    # How many chunks run at once over all workers: the bank's rate limit is divided by it.
+    parallel_chunks: Annotated[int, Field(ge=1, le=10_000)] = 2
+    # A chunk sent but claimed by no worker for this long is sent again (a restarted broker
+    # that lost it); a claimed chunk is the broker's to redeliver.
+    resend_after_seconds: Seconds = 60.0
 
 
 class VerificationSettings(Section):
@@ -244,6 +265,7 @@ class Settings(BaseSettings):
     source: SourceSettings = SourceSettings()
     retry: RetrySettings = RetrySettings()
     engine: EngineSettings = EngineSettings()
+    celery: CelerySettings = CelerySettings()
     verification: VerificationSettings = VerificationSettings()
     alerts: AlertSettings = AlertSettings()
     dashboard: DashboardSettings = DashboardSettings()

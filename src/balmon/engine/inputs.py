@@ -56,15 +56,24 @@ def from_file(
     resumed: bool,
     reject: Callable[[ErrorRecord], None],
     now: Callable[[], datetime],
+    skip_done: bool = True,
 ) -> Iterator[Customer]:
-    """Good rows of the file; bad rows go to `reject` (once per run), done customers are skipped."""
+    """Good rows of the file; bad rows go to `reject` (once per run), done customers are
+    skipped (unless `skip_done` is False: a distributed run's coordinator numbers its chunks
+    by the whole file, and each worker skips its chunk's done customers itself)."""
     logged = _logged_lines(engine, run_id) if resumed else set()
     rows = read_customers(path, default_min)
     accepted = _accepting(rows, logged, reject, now)
-    if not resumed:
+    if not resumed or not skip_done:
         yield from accepted
         return
-    for chunk in _chunks(accepted):
+    yield from still_to_do(engine, run_id, accepted)
+
+
+def still_to_do(engine: Engine, run_id: int, customers: Iterable[Customer]) -> Iterator[Customer]:
+    """The customers `run_id` has no result for yet, each going on from the attempts its
+    error log already holds (a resumed run, a chunk delivered again)."""
+    for chunk in _chunks(customers):
         done = _done_in_run(engine, run_id, [c.customer_id for c in chunk])
         todo = [c for c in chunk if c.customer_id not in done]
         tried = _attempts_in_run(engine, run_id, [c.customer_id for c in todo])
@@ -119,8 +128,9 @@ def _accepting(
             )
 
 
-def _chunks(customers: Iterator[Customer]) -> Iterator[list[Customer]]:
-    while chunk := list(itertools.islice(customers, _CHUNK)):
+def _chunks(customers: Iterable[Customer]) -> Iterator[list[Customer]]:
+    iterator = iter(customers)
+    while chunk := list(itertools.islice(iterator, _CHUNK)):
         yield chunk
 
 

@@ -53,6 +53,8 @@ class FetcherProcesses:
         self._settings = settings
         self.count = count
 
+    skips_done = True
+
     async def run(
         self,
         *,

@@ -31,8 +31,8 @@ from balmon.engine.lease import (
     heartbeat,
     open_run,
 )
-from balmon.engine.processes import FetcherProcesses
 from balmon.engine.progress import Progress
+from balmon.engine.records import RecordSink
 from balmon.engine.summary import RunSummary, summarize
 from balmon.engine.worker import Tally
 from balmon.engine.writer import BatchWriter
@@ -76,6 +76,25 @@ class RunRequest:
     customers_file: Path | None = None
 
 
+class Fetchers(Protocol):
+    """Where a run's customers are verified when not in this process: fetcher processes on
+    this machine (`engine.processes`), or Celery workers (`balmon.scaleout`)."""
+
+    # False when the run must hand over every accepted customer of the file, done or not
+    # (a distributed run numbers its chunks by the whole file).
+    skips_done: bool
+
+    async def run(
+        self,
+        *,
+        run_id: int,
+        business_date: str,
+        customers: Iterator[Customer],
+        sink: RecordSink,
+        tally: Tally,
+    ) -> None: ...
+
+
 class VerificationRun:
     """Runs one business date's verification against a balance source."""
 
@@ -90,10 +109,10 @@ class VerificationRun:
         alerts: AlertHook | None = None,
         progress_stream: TextIO | None = None,
         owner: Owner | None = None,
-        fetchers: FetcherProcesses | None = None,
+        fetchers: Fetchers | None = None,
     ) -> None:
-        """`fetchers`: fetch in those processes (each with its own source built from the
-        settings) instead of through `source` in this one."""
+        """`fetchers`: fetch elsewhere (this machine's fetcher processes, or Celery workers),
+        each with its own source built from the settings, instead of through `source` here."""
         self._settings = settings
         self._engine = engine
         self._source = source
@@ -241,6 +260,7 @@ class VerificationRun:
             resumed=opened.resumed,
             reject=writer.add_error,
             now=self._clock.now,
+            skip_done=self._fetchers is None or self._fetchers.skips_done,
         )
         return customers, max(total, 0)
 

@@ -126,6 +126,10 @@ class BatchWriter:
             if chain.seq
         ]
 
+    def segment_names(self) -> list[str]:
+        """This session's segment names, whether or not any row of them is committed yet."""
+        return [chain.segment for chain in self._chains.values()]
+
     def _maybe_full(self) -> None:
         if len(self._batch) >= self._max_batch:
             self._full.set()

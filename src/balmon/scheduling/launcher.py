@@ -22,8 +22,8 @@ from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
 from balmon.engine import RunRequest, VerificationRun
 from balmon.engine.lease import AlreadyCompleted, OpenedRun, Owner
-from balmon.engine.processes import fetchers_for
 from balmon.errors import BalmonError, ConfigError, RunRefused
+from balmon.scaleout import executor_for
 from balmon.source.clients import open_source
 from balmon.storage.statements import failure_reason
 
@@ -151,7 +151,7 @@ class RunLauncher:
             clock=self._clock,
             alerts=alerts,
             owner=self._owner,
-            fetchers=fetchers_for(settings),
+            fetchers=executor_for(settings, self._engine, owner=self._owner),
         )
         try:
             summary = await run.execute(RunRequest(day), on_open=opened.set_result)

@@ -26,7 +26,14 @@ from sqlalchemy import (
 )
 
 from balmon import limits
-from balmon.storage.states import AlarmReason, DeliveryStatus, RunKind, RunStatus, Status
+from balmon.storage.states import (
+    AlarmReason,
+    ChunkStatus,
+    DeliveryStatus,
+    RunKind,
+    RunStatus,
+    Status,
+)
 from balmon.storage.types import BigId, Money, UTCDateTime
 
 NAMING = {
@@ -111,6 +118,28 @@ run_leases = Table(
     Column("host", String(255)),
     Column("pid", Integer),
     Column("heartbeat_at", UTCDateTime),
+)
+
+# A distributed run's customers, in the chunks its coordinator sent to the Celery workers
+# (docs/scale-out.md). The database, not the broker, knows what is done and how often a chunk
+# was delivered.
+run_chunks = Table(
+    "run_chunks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("verification_runs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    # JSON: [[customer_id, min_balance, line], ...], as read and checked by the coordinator.
+    Column("customers", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("status", String(12), nullable=False, server_default=ChunkStatus.PENDING.value),
+    Column("deliveries", Integer, nullable=False, server_default="0"),
+    Column("worker", String(255)),
+    Column("sent_at", UTCDateTime),
+    Column("claimed_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("run_id", "seq"),
+    CheckConstraint(_one_of("status", ChunkStatus), name="status"),
 )
 
 verification_results = Table(

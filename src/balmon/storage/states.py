@@ -26,6 +26,15 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class ChunkStatus(StrEnum):
+    """Where one chunk of a distributed run is (`run_chunks.status`)."""
+
+    PENDING = "pending"  # recorded, perhaps sent, no worker has it
+    RUNNING = "running"  # a worker claimed it (`deliveries` counts the claims)
+    DONE = "done"  # every customer of it has a result
+    POISONED = "poisoned"  # delivered `max_deliveries` times without finishing
+
+
 class RunKind(StrEnum):
     """What a run verifies (`verification_runs.kind`)."""
 

@@ -1,0 +1,194 @@
+"""A distributed run's chunks in the database: what each Celery task covers, whether it is
+done, who holds it and how many times it was delivered. The broker only carries the chunk's
+number; the database decides what happens to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from itertools import islice
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from balmon.engine.customers import Customer
+from balmon.storage.schema import run_chunks, verification_results
+from balmon.storage.statements import insert_ignoring_duplicates
+from balmon.storage.states import ChunkStatus
+
+c = run_chunks.c
+
+
+def batched(customers: Iterable[Customer], size: int) -> Iterator[list[Customer]]:
+    iterator = iter(customers)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def encode(customers: list[Customer]) -> str:
+    return json.dumps([[x.customer_id, str(x.min_balance), x.line] for x in customers])
+
+
+def decode(text: str) -> list[Customer]:
+    return [Customer(cid, Decimal(minimum), line) for cid, minimum, line in json.loads(text)]
+
+
+def record(engine: Engine, run_id: int, chunks: list[tuple[int, list[Customer]]]) -> None:
+    """Record chunks by number; a chunk already recorded (a coordinator that resumed the run
+    and read the same file again) stays as it is."""
+    rows = [
+        {"run_id": run_id, "seq": seq, "customers": encode(members), "size": len(members)}
+        for seq, members in chunks
+    ]
+    with engine.begin() as connection:
+        statement = insert_ignoring_duplicates(run_chunks, engine.dialect.name)
+        connection.execute(statement, rows)
+
+
+def mark_sent(engine: Engine, run_id: int, seqs: list[int], now: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(run_chunks).where(c.run_id == run_id, c.seq.in_(seqs)).values(sent_at=now)
+        )
+
+
+def to_send(engine: Engine, run_id: int, *, now: datetime, quiet_for: float) -> list[int]:
+    """Unfinished chunks nobody has heard of for `quiet_for` seconds: sent (or claimed) that
+    long ago with no heartbeat since. The broker may have lost them (a restart)."""
+    before = now - timedelta(seconds=quiet_for)
+    last_heard = func.coalesce(c.claimed_at, c.sent_at)
+    query = select(c.seq).where(
+        c.run_id == run_id,
+        c.status.in_([ChunkStatus.PENDING, ChunkStatus.RUNNING]),
+        (c.sent_at.is_(None)) | (last_heard < before),
+    )
+    with engine.connect() as connection:
+        return sorted(connection.scalars(query))
+
+
+@dataclass(frozen=True)
+class Progress:
+    chunks: int
+    finished: int
+    poisoned: int
+    results: int
+    by_worker: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        return self.chunks > 0 and self.finished == self.chunks
+
+
+def progress(engine: Engine, run_id: int) -> Progress:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(c.status, c.worker, func.count())
+            .where(c.run_id == run_id)
+            .group_by(c.status, c.worker)
+        ).all()
+        results = connection.scalar(
+            select(func.count()).where(verification_results.c.run_id == run_id)
+        )
+    counts: dict[str, int] = {}
+    by_worker: dict[str, int] = {}
+    for status, worker, count in rows:
+        counts[status] = counts.get(status, 0) + count
+        if status == ChunkStatus.DONE and worker:
+            by_worker[worker] = by_worker.get(worker, 0) + count
+    done, poisoned = counts.get(ChunkStatus.DONE, 0), counts.get(ChunkStatus.POISONED, 0)
+    return Progress(sum(counts.values()), done + poisoned, poisoned, int(results or 0), by_worker)
+
+
+class Verdict(StrEnum):
+    WORK = "work"  # this delivery verifies the chunk
+    SKIP = "skip"  # finished already, or its run is over: nothing to do
+    WAIT = "wait"  # another worker holds it and is alive: ask again later
+    POISON = "poison"  # delivered too often without finishing: end its customers
+
+
+@dataclass(frozen=True)
+class Claim:
+    verdict: Verdict
+    customers: list[Customer]
+    deliveries: int
+
+
+def claim(
+    engine: Engine,
+    run_id: int,
+    seq: int,
+    *,
+    worker: str,
+    now: datetime,
+    stale_after: float,
+    max_deliveries: int,
+) -> Claim:
+    """Take the chunk for this delivery, counting it; or say why not.
+
+    A chunk held by a worker whose heartbeat is fresh is another delivery of a chunk being
+    worked on (the coordinator sent it again, or the broker redelivered it): wait. A stale
+    one's worker died: take it over, which counts as a delivery."""
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(c.status, c.customers, c.deliveries, c.claimed_at)
+            .where(c.run_id == run_id, c.seq == seq)
+            .with_for_update()
+        ).one_or_none()
+        if row is None or row.status in (ChunkStatus.DONE, ChunkStatus.POISONED):
+            return Claim(Verdict.SKIP, [], row.deliveries if row else 0)
+        held = row.status == ChunkStatus.RUNNING and row.claimed_at is not None
+        if held and (now - row.claimed_at).total_seconds() < stale_after:
+            return Claim(Verdict.WAIT, [], row.deliveries)
+        deliveries = row.deliveries + 1
+        verdict = Verdict.POISON if deliveries > max_deliveries else Verdict.WORK
+        _set(
+            connection,
+            run_id,
+            seq,
+            status=ChunkStatus.RUNNING,
+            deliveries=deliveries,
+            worker=worker,
+            claimed_at=now,
+        )
+        return Claim(verdict, decode(row.customers), deliveries)
+
+
+def beat(engine: Engine, run_id: int, seq: int, *, worker: str, now: datetime) -> bool:
+    """Renew this worker's hold on the chunk; False when another worker has taken it over."""
+    with engine.begin() as connection:
+        renewed = connection.execute(
+            update(run_chunks)
+            .where(
+                c.run_id == run_id,
+                c.seq == seq,
+                c.worker == worker,
+                c.status == ChunkStatus.RUNNING,
+            )
+            .values(claimed_at=now)
+        )
+        return bool(renewed.rowcount)
+
+
+def finish(
+    connection: Connection,
+    run_id: int,
+    seq: int,
+    *,
+    worker: str,
+    status: ChunkStatus,
+    now: datetime,
+) -> bool:
+    """Record the chunk's end; False when another worker took it over meanwhile."""
+    ended = connection.execute(
+        update(run_chunks)
+        .where(c.run_id == run_id, c.seq == seq, c.worker == worker)
+        .values(status=status, finished_at=now)
+    )
+    return bool(ended.rowcount)
+
+
+def _set(connection: Connection, run_id: int, seq: int, **values: object) -> None:
+    connection.execute(update(run_chunks).where(c.run_id == run_id, c.seq == seq).values(**values))

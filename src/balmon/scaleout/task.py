@@ -1,0 +1,207 @@
+"""What a `balmon worker` does with one chunk: the same engine as a local run (queue, retry
+policy, breaker, rate limit, codes, error log, audit chain, alert records) over the chunk's
+customers, written under the coordinator's lease.
+
+Every write is idempotent per (run, customer) and per (run, customer, attempt): a chunk
+delivered again goes on from what is already recorded (`inputs.still_to_do`), so it never
+makes a second result, error row or alert."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from datetime import date
+from functools import cache
+
+from sqlalchemy import Engine
+
+from balmon import aio, audit, logs
+from balmon.clock import Clock, SystemClock
+from balmon.config import Settings
+from balmon.engine.crew import build_crew
+from balmon.engine.customers import Customer
+from balmon.engine.inputs import still_to_do
+from balmon.engine.lease import Owner, fence
+from balmon.engine.records import AlertRecord, ResultRecord
+from balmon.engine.worker import Tally
+from balmon.engine.writer import BatchWriter
+from balmon.errors import ErrorCode
+from balmon.scaleout import chunks
+from balmon.scaleout.chunks import Verdict
+from balmon.source.clients import open_source
+from balmon.storage import make_engine
+from balmon.storage.states import ChunkStatus, Status
+
+log = logging.getLogger("balmon.scaleout")
+
+
+@cache
+def _engine(url: str) -> Engine:
+    # One per worker process, made after the fork (a pooled connection must not be shared).
+    return make_engine(url, read_cache=False)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def verify_chunk(
+    settings: Settings, run_id: int, seq: int, business_date: str, owner: tuple[str, int]
+) -> str:
+    """Verify chunk `seq` of `run_id`; returns what happened (for the worker's log)."""
+    engine = _engine(settings.database.url)
+    clock = SystemClock()
+    day = date.fromisoformat(business_date)
+    logs.bind(run_id=run_id, business_date=business_date, chunk=seq)
+    me = worker_name()
+    while True:
+        taken = chunks.claim(
+            engine,
+            run_id,
+            seq,
+            worker=me,
+            now=clock.now(),
+            stale_after=settings.engine.stale_after_seconds,
+            max_deliveries=settings.celery.max_deliveries,
+        )
+        if taken.verdict is not Verdict.WAIT:
+            break
+        # Another delivery of this chunk is being worked on; it finishes, or its worker
+        # died and its heartbeat goes stale.
+        time.sleep(settings.engine.heartbeat_seconds)
+    if taken.verdict is Verdict.SKIP:
+        return "skipped"
+    chunk = _Chunk(settings, engine, clock, run_id, seq, day, Owner(*owner), me)
+    if taken.verdict is Verdict.POISON:
+        log.error("chunk delivered too often: its customers end as INTERNAL_ERROR",
+                  extra={"deliveries": taken.deliveries})  # fmt: skip
+        aio.run(chunk.poison(taken.customers))
+        return "poisoned"
+    aio.run(chunk.verify(taken.customers))
+    return "done"
+
+
+class _Chunk:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        run_id: int,
+        seq: int,
+        day: date,
+        owner: Owner,
+        me: str,
+    ) -> None:
+        self._settings, self._engine, self._clock = settings, engine, clock
+        self._run_id, self._seq, self._day = run_id, seq, day
+        self._owner, self._me = owner, me
+
+    def _writer(self) -> BatchWriter:
+        return BatchWriter(
+            engine=self._engine,
+            run_id=self._run_id,
+            business_date=self._day,
+            clock=self._clock,
+            interval=self._settings.engine.commit_interval_seconds,
+            max_batch=self._settings.engine.write_batch_size,
+            resumed=True,
+            owner=self._owner,
+        )
+
+    async def verify(self, members: list[Customer]) -> None:
+        settings = self._settings
+        # The bank's rate limit is shared by the chunks that run at once over all workers.
+        rate = settings.source.max_requests_per_second
+        if rate is not None:
+            share = rate / settings.celery.parallel_chunks
+            source_settings = settings.source.model_copy(update={"max_requests_per_second": share})
+            settings = settings.model_copy(update={"source": source_settings})
+        writer = self._writer()
+        source = open_source(settings.source, concurrency=settings.engine.concurrency)
+        todo = await asyncio.to_thread(
+            lambda: list(still_to_do(self._engine, self._run_id, members))
+        )
+        crew = build_crew(
+            settings=settings,
+            run_id=self._run_id,
+            source=source,
+            customers=iter(todo),
+            sink=writer,
+            tally=Tally(),
+            clock=self._clock,
+            rng=random.Random(),
+        )
+        writing = asyncio.create_task(writer.run())
+        beating = asyncio.create_task(self._beat())
+        try:
+            work = asyncio.create_task(crew.run())
+            done, _ = await asyncio.wait({work, beating}, return_when=asyncio.FIRST_COMPLETED)
+            if work not in done:  # another worker took the chunk over: stop, leave it theirs
+                work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+        finally:
+            beating.cancel()
+            writer.stop()
+            await asyncio.shield(writing)
+            await source.aclose()
+        self._finish(writer, ChunkStatus.DONE)
+
+    async def poison(self, members: list[Customer]) -> None:
+        writer = self._writer()
+        todo = await asyncio.to_thread(
+            lambda: list(still_to_do(self._engine, self._run_id, members))
+        )
+        now = self._clock.now()
+        for customer in todo:
+            writer.add_result(
+                ResultRecord(
+                    customer_id=customer.customer_id,
+                    status=Status.UNAVAILABLE,
+                    balance=None,
+                    min_balance=customer.min_balance,
+                    code=ErrorCode.INTERNAL_ERROR,
+                    attempts=customer.attempts_made,
+                    checked_at=now,
+                )
+            )
+            writer.add_alert(
+                AlertRecord(
+                    customer.customer_id, ErrorCode.INTERNAL_ERROR, customer.attempts_made, now
+                )
+            )
+        await writer.flush()
+        self._finish(writer, ChunkStatus.POISONED)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.engine.heartbeat_seconds)
+            held = await asyncio.to_thread(
+                chunks.beat,
+                self._engine,
+                self._run_id,
+                self._seq,
+                worker=self._me,
+                now=self._clock.now(),
+            )
+            if not held:
+                return
+
+    def _finish(self, writer: BatchWriter, status: ChunkStatus) -> None:
+        """Seal this session's chain segments and record the chunk's end, in one
+        transaction under the coordinator's lease."""
+        now = self._clock.now()
+        with self._engine.begin() as connection:
+            fence(connection, business_date=self._day, me=self._owner)
+            for segment in writer.segments():
+                audit.seal(connection, segment, by=f"worker {self._me}", now=now)
+            if not chunks.finish(
+                connection, self._run_id, self._seq, worker=self._me, status=status, now=now
+            ):
+                log.warning("chunk taken over by another worker; left to it")
