@@ -94,6 +94,11 @@ def run_command(
         fail("--rerun and --retry-unavailable cannot be combined", 2)
     if settings.source.url is None:
         fail("config error: source.url: required to fetch balances (or try `balmon demo`)", 2)
+    if settings.engine.executor == "celery":
+        from balmon.scaleout.app import check  # before the database is touched
+
+        with exit_on_error():
+            check(settings)
     mode: Mode = "rerun" if rerun else "retry_unavailable" if retry_unavailable else "normal"
     request = RunRequest(_parse_date(business_date, settings), mode, customers)
     summary = run_verification(settings, request)
