@@ -319,3 +319,62 @@ async def test_the_url_is_encoded_once_whatever_the_base_path_and_id_hold() -> N
     finally:
         await runner.cleanup()
     assert seen == ["/b%C3%A4nk%20api/c/a%20b%2F%C3%BC%25/b"]
+
+
+async def test_a_proxy_in_the_environment_is_never_used(
+    bank: tuple[Bank, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's HTTP_PROXY must not see the bank's token and customer ids (nor answer for
+    the bank): the Balance API is always asked directly."""
+    asked: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(await reader.read(4096))
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, address)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    state, url = bank
+    source = _source(url.replace("127.0.0.1", "localhost"), token="tok-proxy")
+    try:
+        assert await source.fetch("C1") == Decimal("12.34")
+    finally:
+        await source.aclose()
+        server.close()
+        await server.wait_closed()
+    assert asked == [] and state.hits["C1"] == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [(b"Retry-After: \xff\xfe", None), (b"Content-Encoding: \xffzip", ErrorCode.INVALID_RESPONSE)],
+)
+async def test_a_header_that_is_not_text_is_handled_like_any_other_bad_header(
+    header: bytes, code: ErrorCode | None
+) -> None:
+    """Bytes outside ASCII in a header the client reads: a Retry-After it cannot read is
+    absent (the 200's balance stands), a Content-Encoding it cannot read is refused."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"customer_id": "C1", "balance": "5.00"}'
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + header + b"\r\n"
+        writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    source = _source(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        if code is None:
+            assert await source.fetch("C1") == Decimal("5.00")
+        else:
+            assert await _code(source, "C1") is code
+    finally:
+        await source.aclose()
+        server.close()
+        await server.wait_closed()

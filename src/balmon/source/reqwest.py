@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from pyreqwest.client import ClientBuilder
 from pyreqwest.exceptions import (
@@ -64,6 +65,9 @@ class ReqwestBalanceSource:
             # while its deadline runs.
             .max_connections(concurrency)
             .pool_max_idle_per_host(concurrency)
+            # Never through a proxy from the environment (HTTP_PROXY...): it would see the
+            # token and the customer ids, and could answer for the bank. aiohttp ignores them.
+            .no_proxy()
             .follow_redirects(False)
             .gzip(False)
             .brotli(False)
@@ -113,11 +117,12 @@ class ReqwestBalanceSource:
     async def _request(self, customer_id: str) -> bytes:
         request = self._client.get(self._urls(customer_id)).build_streamed()
         async with request as response:
-            check_status(response.status, response.get_header("Retry-After"), self._clock)
-            check_encoding(response.get_header("Content-Encoding"))
-            cap = BodyCap(
-                self._settings.max_body_bytes, content_length(response.get_header("Content-Length"))
-            )
+            status = response.status
+            if status != 200:
+                check_status(status, _header(response, "Retry-After"), self._clock)
+            check_encoding(_header(response, "Content-Encoding", unreadable="unreadable"))
+            length = content_length(_header(response, "Content-Length"))
+            cap = BodyCap(self._settings.max_body_bytes, length)
             reader = response.body_reader
             while (chunk := await reader.read_chunk()) is not None:
                 cap.add(chunk)
@@ -125,6 +130,17 @@ class ReqwestBalanceSource:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _header(response: Any, name: str, *, unreadable: str | None = None) -> str | None:
+    """A header's value, or `unreadable` when its bytes are not text (pyreqwest raises
+    ValueError for them): an unreadable Retry-After or Content-Length is as good as absent,
+    an unreadable Content-Encoding is still an encoding, and refused."""
+    try:
+        value: str | None = response.get_header(name)
+    except ValueError:
+        return unreadable
+    return value
 
 
 def _causes(exc: PyreqwestError) -> list[str]:

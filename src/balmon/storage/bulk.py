@@ -39,7 +39,8 @@ class BulkInsert:
         values = self._values(names, rows)
         quoted = ", ".join(self._dialect.identifier_preparer.quote(name) for name in names)
         table = self._dialect.identifier_preparer.format_table(self._table)
-        if self._dialect.name == "postgresql":
+        # COPY through psycopg's own cursor; another PostgreSQL driver inserts as the rest do.
+        if self._dialect.name == "postgresql" and self._dialect.driver == "psycopg":
             self._copy(connection, f"COPY {table} ({quoted}) FROM STDIN", values)
             return
         mark = "?" if self._dialect.paramstyle == "qmark" else "%s"
@@ -69,7 +70,17 @@ class BulkInsert:
                     copy.write_row(row)
         except dbapi.Error as exc:
             # Raised as SQLAlchemy raises a driver's error (IntegrityError, OperationalError...),
-            # so the run's and the CLI's handlers treat a refused COPY as any refused INSERT.
+            # so the run's and the CLI's handlers treat a refused COPY as any refused INSERT;
+            # a connection the failure broke is not handed out by the pool again.
+            lost = bool(driver.closed or getattr(driver, "broken", False))
+            if lost:
+                connection.invalidate()
             raise DBAPIError.instance(
-                statement, None, exc, dbapi.Error, hide_parameters=True, dialect=self._dialect
+                statement,
+                None,
+                exc,
+                dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=lost,
+                dialect=self._dialect,
             ) from exc

@@ -13,20 +13,27 @@ from balmon import limits
 
 
 def database_reason(exc: DBAPIError) -> str:
-    """The first line of the driver's own message, clipped, with every quoted value withheld:
-    what the database refused, never the refused row. The parameters and PostgreSQL's DETAIL
-    and CONTEXT lines quote whole rows; MariaDB's first line quotes the duplicate key
-    ("Duplicate entry '1-C042' for key ...") and PostgreSQL's a value it could not read. Quoted
-    names of balmon's own tables, columns, constraints and indexes stay: they say what broke."""
+    """What the database refused, never the refused row: the driver's message up to its first
+    quote, and the names of balmon's own tables, constraints and indexes the message mentions
+    ("duplicate key value violates unique constraint [uq_verification_results_...]").
+
+    The whole text is not safe: SQLAlchemy appends the statement's parameters, PostgreSQL's
+    DETAIL and COPY CONTEXT lines quote whole rows, MariaDB's first line quotes the duplicate
+    key ("Duplicate entry '1-C042' ..."), and a quoted value may itself hold a quote (a
+    customer id like O'Brien), so no quote-matching can be trusted to withhold it."""
     if exc.orig is None:
         return type(exc).__name__
     args = exc.orig.args
+    number = ""
     if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (error number, message)
-        text = f"{args[1]} ({args[0]})"
+        number, text = f" ({args[0]})", str(args[1])
     else:
         text = str(exc.orig)
     first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
-    return limits.clip(_QUOTED.sub(_name_or_withheld, first), limits.REASON)
+    head = _QUOTE.split(first, maxsplit=1)[0].strip().rstrip(":")
+    names = [n for n in dict.fromkeys(_NAME.findall(first)) if n in _schema_names()]
+    shown = head + number + (f" [{', '.join(names)}]" if names else "")
+    return limits.clip(shown, limits.REASON)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -37,21 +44,19 @@ def failure_reason(exc: BaseException) -> str:
     return limits.clip(f"{type(exc).__name__}: {exc}", limits.REASON)
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
-def _name_or_withheld(quoted: re.Match[str]) -> str:
-    return quoted.group(0) if quoted.group(0)[1:-1] in _schema_names() else "'…'"
+# Any quotation mark a driver or a translated server message may use.
+_QUOTE = re.compile("[\"'`\u00ab\u00bb\u2018\u2019\u201a\u201c\u201d\u201e\u2039\u203a]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
 @cache
 def _schema_names() -> frozenset[str]:
+    """balmon's tables, constraints and indexes (not columns: their names are common words)."""
     from balmon.storage.schema import metadata
 
     names: set[str] = set()
     for table in metadata.tables.values():
         names.add(table.name)
-        names.update(column.name for column in table.columns)
         names.update(str(c.name) for c in table.constraints if c.name)
         names.update(str(i.name) for i in table.indexes if i.name)
     return frozenset(names)
