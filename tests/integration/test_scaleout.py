@@ -182,6 +182,38 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(fresh_url: str, tmp_p
 
 @on_backends("postgresql")
 @pytest.mark.timeout(300)
+def test_a_coordinator_killed_and_started_again_finishes_the_same_run(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    with crashes.simulated_bank(tmp_path, 10_000) as bank:
+        env = _env(fresh_url, bank, tmp_path, BROKERS["redis"], BALMON_ENGINE__CONCURRENCY="5")
+        _migrated(env)
+        db = make_engine(fresh_url)
+        try:
+            with _workers(env, 2, tmp_path):
+                coordinator = crashes.start_run(env, bank)
+                deadline = time.monotonic() + 120
+                while _results(db) < 2_000:
+                    assert coordinator.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.05)
+                coordinator.kill()
+                coordinator.communicate()
+                # The same command again: it takes the stale lease over and resumes the run
+                # (`assert_exactly_once` checks there is one run, completed).
+                again = crashes.start_run(env, bank)
+                _, stderr = again.communicate(timeout=240)
+                assert again.returncode == 0, stderr[-3000:]
+                # Workers went on under the old coordinator's lease until their next commit
+                # was refused: what they asked meanwhile is allowed to be asked again.
+                crashes.record_unaccounted(db, bank)
+            crashes.assert_exactly_once(db, bank)
+        finally:
+            db.dispose()
+        assert "Traceback" not in stderr
+
+
+@on_backends("postgresql")
+@pytest.mark.timeout(300)
 def test_a_chunk_that_kills_its_worker_every_time_ends_after_max_deliveries(
     fresh_url: str, tmp_path: Path
 ) -> None:

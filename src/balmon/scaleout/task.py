@@ -141,8 +141,12 @@ class _Chunk:
         beating = asyncio.create_task(self._beat())
         try:
             work = asyncio.create_task(crew.run())
-            done, _ = await asyncio.wait({work, beating}, return_when=asyncio.FIRST_COMPLETED)
-            if work not in done:  # another worker took the chunk over: stop, leave it theirs
+            # The crew stops as soon as the chunk is no longer this worker's (another took it
+            # over) or its writes fail (the database, or a coordinator that lost the lease):
+            # asking the bank for balances nobody can record would only cost requests.
+            ended = {work, beating, writing}
+            done, _ = await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+            if work not in done:
                 work.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await work
