@@ -51,3 +51,12 @@ async def test_a_terminal_gets_a_redrawn_bar_that_ends_with_a_newline() -> None:
     await asyncio.gather(task, return_exceptions=True)
     output = stream.getvalue()
     assert output.startswith("\r[") and output.endswith("\n") and "0/10" in output
+
+
+def test_a_distributed_run_adds_its_chunks_and_workers_to_the_line() -> None:
+    clock, tally = StoppedClock(), Tally()
+    progress = Progress(tally=tally, total=1000, clock=clock, stream=Terminal())
+    tally.done = 400
+    tally.detail = "chunks 4/10  workers 2"
+    clock.t += 1.0
+    assert progress.line().endswith("errors 0  chunks 4/10  workers 2")

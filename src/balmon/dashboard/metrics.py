@@ -17,15 +17,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from balmon import __version__
 from balmon.alerts import outbox
 from balmon.config import Settings
 from balmon.dashboard import queries
 from balmon.engine import results, state
+from balmon.scaleout import chunks as run_chunks
 from balmon.scheduling import Schedule, instances
 from balmon.scheduling.alarms import open_alarms, overdue_dates
+from balmon.storage.schema import verification_runs
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -63,6 +65,7 @@ class BalmonCollector(Collector):
             yield from self._latest_date(c)
             yield from self._alerts(c)
             yield from self._schedule(c)
+            yield from self._distributed(c)
 
     def _totals(self, c: Connection) -> Iterator[Metric]:
         yield _by(
@@ -90,6 +93,35 @@ class BalmonCollector(Collector):
             "How long the last completed run took",
             duration,
         )
+
+    def _distributed(self, c: Connection) -> Iterator[Metric]:
+        """The chunks of the distributed runs still running: how far each is, per worker."""
+        running = list(
+            c.scalars(select(verification_runs.c.id).where(verification_runs.c.status == "running"))
+        )
+        chunk_family = GaugeMetricFamily(
+            "balmon_distributed_run_chunks",
+            "Chunks of a running distributed run by status",
+            labels=["run_id", "status"],
+        )
+        customer_family = GaugeMetricFamily(
+            "balmon_distributed_run_customers",
+            "Customers of a running distributed run: in all its chunks, and in finished ones",
+            labels=["run_id", "state"],
+        )
+        worker_family = GaugeMetricFamily(
+            "balmon_distributed_run_worker_chunks_done",
+            "Chunks of a running distributed run each worker finished",
+            labels=["run_id", "worker"],
+        )
+        for run_id, run in run_chunks.of_runs(c, running).items():
+            for status, count in run.by_status.items():
+                chunk_family.add_metric([str(run_id), status], count)
+            customer_family.add_metric([str(run_id), "total"], run.customers)
+            customer_family.add_metric([str(run_id), "done"], run.customers_done)
+            for worker, count in run.by_worker.items():
+                worker_family.add_metric([str(run_id), worker], count)
+        yield from (chunk_family, customer_family, worker_family)
 
     def _latest_date(self, c: Connection) -> Iterator[Metric]:
         day = queries.latest_date(c)

@@ -267,9 +267,20 @@ class TopCustomers(Model):
     items: list[TopCustomer]
 
 
+class RunChunks(Model):
+    """A distributed run's chunks (`engine.executor = "celery"`)."""
+
+    chunks: int
+    by_status: dict[str, int]
+    customers: int
+    customers_done: int
+    by_worker: dict[str, int]
+
+
 class Run(RunInfo):
     business_date: date
     parent_run_id: int | None
+    chunks: RunChunks | None = None
 
 
 class Runs(Model):

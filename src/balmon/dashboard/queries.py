@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, func, select, true
 from balmon.alerts import outbox
 from balmon.engine import results
 from balmon.errors import CODES, info
+from balmon.scaleout import chunks as run_chunks
 from balmon.scheduling import instances
 from balmon.storage.schema import (
     cases,
@@ -255,11 +256,14 @@ def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict
 
 def runs(c: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = c.execute(select(verification_runs).order_by(RUN.id.desc()).limit(limit)).all()
+    distributed = run_chunks.of_runs(c, [r.id for r in rows])
     return [
         {
             **run_info(r),
             "business_date": r.business_date.isoformat(),
             "parent_run_id": r.parent_run_id,
+            # A distributed run's chunks (`engine.executor = "celery"`); None for a local run.
+            "chunks": distributed[r.id].as_dict() if r.id in distributed else None,
         }
         for r in rows
     ]

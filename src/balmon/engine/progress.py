@@ -41,7 +41,8 @@ class Progress:
             filled = int(width * done / total) if total else 0
             eta = (total - done) / rate if rate > 0 else 0.0
             text = f"[{'#' * filled}{'.' * (width - filled)}] {text}  ETA {eta:,.0f}s"
-        return f"{text}  {rate:,.0f}/s  errors {self._tally.failed_attempts:,}"
+        line = f"{text}  {rate:,.0f}/s  errors {self._tally.failed_attempts:,}"
+        return f"{line}  {self._tally.detail}" if self._tally.detail else line
 
     async def run(self) -> None:
         """Report until cancelled."""

@@ -47,6 +47,8 @@ class Tally:
     by_status: dict[str, int] = field(default_factory=dict)
     failed_attempts: int = 0
     retries: int = 0
+    # What else the progress line says: a distributed run's chunks and workers.
+    detail: str = ""
 
     def finish(self, status: Status) -> None:
         self.done += 1

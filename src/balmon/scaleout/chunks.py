@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
@@ -192,3 +193,49 @@ def finish(
 
 def _set(connection: Connection, run_id: int, seq: int, **values: object) -> None:
     connection.execute(update(run_chunks).where(c.run_id == run_id, c.seq == seq).values(**values))
+
+
+@dataclass(frozen=True)
+class RunChunks:
+    """A distributed run's chunks as the dashboard and /metrics show them."""
+
+    chunks: int
+    by_status: dict[str, int]
+    customers: int
+    customers_done: int
+    # Chunks each worker finished (a worker is `host:pid` of its pool process).
+    by_worker: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "chunks": self.chunks,
+            "by_status": self.by_status,
+            "customers": self.customers,
+            "customers_done": self.customers_done,
+            "by_worker": self.by_worker,
+        }
+
+
+def of_runs(connection: Connection, run_ids: list[int]) -> dict[int, RunChunks]:
+    """The chunks of those runs that were distributed (a local run has none)."""
+    if not run_ids:
+        return {}
+    rows = connection.execute(
+        select(c.run_id, c.status, c.worker, func.count(), func.sum(c.size))
+        .where(c.run_id.in_(run_ids))
+        .group_by(c.run_id, c.status, c.worker)
+    ).all()
+    found: dict[int, dict[str, Any]] = {}
+    for run_id, status, worker, count, size in rows:
+        entry = found.setdefault(
+            run_id, {"by_status": {}, "customers": 0, "customers_done": 0, "by_worker": {}}
+        )
+        entry["by_status"][status] = entry["by_status"].get(status, 0) + count
+        entry["customers"] += int(size or 0)
+        if status in (ChunkStatus.DONE, ChunkStatus.POISONED):
+            entry["customers_done"] += int(size or 0)
+            if worker:
+                entry["by_worker"][worker] = entry["by_worker"].get(worker, 0) + count
+    return {
+        run_id: RunChunks(chunks=sum(e["by_status"].values()), **e) for run_id, e in found.items()
+    }

@@ -72,6 +72,10 @@ class CeleryExecutor:
         while True:
             progress = await asyncio.to_thread(chunks.progress, self._engine, run_id)
             tally.done = progress.results
+            tally.detail = (
+                f"chunks {progress.finished:,}/{progress.chunks:,}"
+                f"  workers {len(progress.by_worker)}"
+            )
             if progress.complete:
                 break
             await asyncio.to_thread(self._send_quiet, run_id, business_date)
