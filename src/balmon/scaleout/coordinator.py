@@ -79,7 +79,8 @@ class CeleryExecutor:
             if progress.complete:
                 break
             await asyncio.to_thread(self._send_quiet, run_id, business_date)
-            await asyncio.sleep(self._settings.engine.heartbeat_seconds)
+            # Watched every second (one small query): the run ends soon after its last chunk.
+            await asyncio.sleep(min(1.0, self._settings.engine.heartbeat_seconds))
         if progress.poisoned:
             log.error("chunks poisoned", extra={"run_id": run_id, "chunks": progress.poisoned})
         await asyncio.to_thread(self._seal_dead_workers, run_id, sink)

@@ -15,8 +15,10 @@ import os
 import random
 import socket
 import time
+from collections.abc import Coroutine
 from datetime import date
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -33,6 +35,7 @@ from balmon.engine.writer import BatchWriter
 from balmon.errors import ErrorCode
 from balmon.scaleout import chunks
 from balmon.scaleout.chunks import Verdict
+from balmon.source import BalanceSource
 from balmon.source.clients import open_source
 from balmon.storage import make_engine
 from balmon.storage.states import ChunkStatus, Status
@@ -44,6 +47,31 @@ log = logging.getLogger("balmon.scaleout")
 def _engine(url: str) -> Engine:
     # One per worker process, made after the fork (a pooled connection must not be shared).
     return make_engine(url, read_cache=False)
+
+
+class _Loop:
+    """One event loop and one HTTP client per worker process, for all its chunks: a new
+    loop, client pool and TLS context per chunk cost more than a small chunk's requests."""
+
+    def __init__(self) -> None:
+        self._runner: asyncio.Runner | None = None
+        self._sources: dict[int, BalanceSource] = {}
+
+    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self._runner is None:
+            self._runner = asyncio.Runner(loop_factory=aio.new_event_loop)
+        self._runner.run(coroutine)
+
+    def source(self, settings: Settings) -> BalanceSource:
+        key = id(settings)
+        if key not in self._sources:
+            self._sources[key] = open_source(
+                settings.source, concurrency=settings.engine.concurrency
+            )
+        return self._sources[key]
+
+
+_loop = _Loop()
 
 
 def worker_name() -> str:
@@ -80,9 +108,9 @@ def verify_chunk(
     if taken.verdict is Verdict.POISON:
         log.error("chunk delivered too often: its customers end as INTERNAL_ERROR",
                   extra={"deliveries": taken.deliveries})  # fmt: skip
-        aio.run(chunk.poison(taken.customers))
+        _loop.run(chunk.poison(taken.customers))
         return "poisoned"
-    aio.run(chunk.verify(taken.customers))
+    _loop.run(chunk.verify(taken.customers))
     return "done"
 
 
@@ -123,7 +151,7 @@ class _Chunk:
             source_settings = settings.source.model_copy(update={"max_requests_per_second": share})
             settings = settings.model_copy(update={"source": source_settings})
         writer = self._writer()
-        source = open_source(settings.source, concurrency=settings.engine.concurrency)
+        source = _loop.source(self._settings)
         todo = await asyncio.to_thread(
             lambda: list(still_to_do(self._engine, self._run_id, members))
         )
@@ -154,7 +182,6 @@ class _Chunk:
             beating.cancel()
             writer.stop()
             await asyncio.shield(writing)
-            await source.aclose()
         self._finish(writer, ChunkStatus.DONE)
 
     async def poison(self, members: list[Customer]) -> None:
