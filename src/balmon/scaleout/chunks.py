@@ -56,15 +56,21 @@ def mark_sent(engine: Engine, run_id: int, seqs: list[int], now: datetime) -> No
         )
 
 
-def to_send(engine: Engine, run_id: int, *, now: datetime, quiet_for: float) -> list[int]:
-    """Unfinished chunks nobody has heard of for `quiet_for` seconds: sent (or claimed) that
-    long ago with no heartbeat since. The broker may have lost them (a restart)."""
+def to_send(
+    engine: Engine, run_id: int, *, now: datetime, quiet_for: float, queue_empty: bool
+) -> list[int]:
+    """The chunks to send: those never sent; those whose worker went silent (a heartbeat and
+    a sending both older than `quiet_for`: the broker holds the task unacknowledged until
+    its visibility timeout); and, once the queue is empty, those sent that long ago that no
+    worker ever claimed (a broker that restarted without them). A chunk still waiting in a
+    busy queue is not sent twice."""
     before = now - timedelta(seconds=quiet_for)
-    last_heard = func.coalesce(c.claimed_at, c.sent_at)
+    quiet = c.sent_at < before
+    silent = (c.status == ChunkStatus.RUNNING) & (c.claimed_at < before) & quiet
+    lost = (c.status == ChunkStatus.PENDING) & quiet
     query = select(c.seq).where(
         c.run_id == run_id,
-        c.status.in_([ChunkStatus.PENDING, ChunkStatus.RUNNING]),
-        (c.sent_at.is_(None)) | (last_heard < before),
+        c.sent_at.is_(None) | silent | (lost if queue_empty else silent),
     )
     with engine.connect() as connection:
         return sorted(connection.scalars(query))

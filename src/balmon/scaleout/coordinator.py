@@ -111,10 +111,22 @@ class CeleryExecutor:
             run_id,
             now=self._clock.now(),
             quiet_for=self._settings.celery.resend_after_seconds,
+            queue_empty=self._queue_empty(),
         )
         if quiet and announce:
             log.warning("chunks sent again", extra={"run_id": run_id, "chunks": len(quiet)})
         self._send(run_id, day, quiet)
+
+    def _queue_empty(self) -> bool:
+        """Whether the broker's queue holds no task (a queue it does not know is empty)."""
+        try:
+            with self._app.connection_for_write() as connection:
+                declared = connection.default_channel.queue_declare(
+                    queue=self._settings.celery.queue, passive=True
+                )
+                return int(declared.message_count) == 0
+        except Exception:  # an unknown queue, a broker down: nothing to count
+            return True
 
     def _send(self, run_id: int, day: str, seqs: list[int]) -> None:
         if not seqs:
