@@ -135,3 +135,36 @@ async def test_a_resumed_session_skips_results_already_in_and_keeps_its_chain_wh
         report = verify(c)
     assert customers == ["A", "B", "C"]
     assert report.findings == [] and report.segments == 2 and report.rows == 3
+
+
+async def test_an_alert_is_written_only_with_its_customers_result(engine: Engine) -> None:
+    """Two sessions that both ended one customer (a Celery worker taken over while it still
+    ran, say), each under another code: one result, and one alert, not two."""
+    from decimal import Decimal
+
+    from balmon.engine.records import AlertRecord, ResultRecord
+    from balmon.storage.schema import alerts
+    from balmon.storage.states import Status
+
+    def ended(writer: BatchWriter, code: ErrorCode) -> None:
+        now = datetime.now(UTC)
+        writer.add_result(ResultRecord("X", Status.UNAVAILABLE, None, Decimal(1), code, 4, now))
+        writer.add_alert(AlertRecord("X", code, 4, now))
+
+    first = _writer(engine, max_batch=100)
+    ended(first, ErrorCode.TIMEOUT)
+    await first.flush()
+    later = BatchWriter(
+        engine=engine,
+        run_id=first._run_id,
+        business_date=DAY,
+        clock=SystemClock(),
+        interval=0.01,
+        max_batch=100,
+        resumed=True,
+    )
+    ended(later, ErrorCode.NETWORK_ERROR)
+    await later.flush()
+    with engine.connect() as c:
+        raised = c.execute(select(alerts.c.customer_id, alerts.c.error_code)).all()
+    assert [tuple(row) for row in raised] == [("X", "TIMEOUT")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,11 @@ from balmon.lifecycle import Shutdown
 from balmon.scaleout import executor_for
 from balmon.source.clients import open_source
 from balmon.storage import ensure_schema, make_engine
+
+
+class Executor(StrEnum):
+    LOCAL = "local"
+    CELERY = "celery"
 
 
 def _parse_date(value: str | None, settings: Settings) -> date:
@@ -86,10 +92,20 @@ def run_command(
     retry_unavailable: Annotated[
         bool, typer.Option("--retry-unavailable", help="Re-check only the date's UNAVAILABLE.")
     ] = False,
+    executor: Annotated[
+        Executor | None,
+        typer.Option(
+            "--executor",
+            help="local: this machine; celery: `balmon worker`s (default: engine.executor).",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Verify every customer's balance for a business date (resumes an unfinished run)."""
     settings = settings_or_exit(config)
+    if executor is not None:
+        engine_settings = settings.engine.model_copy(update={"executor": executor.value})
+        settings = settings.model_copy(update={"engine": engine_settings})
     if rerun and retry_unavailable:
         fail("--rerun and --retry-unavailable cannot be combined", 2)
     if settings.source.url is None:

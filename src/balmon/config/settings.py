@@ -130,8 +130,9 @@ class CelerySettings(Section):
     visibility_timeout_seconds: Seconds = 3600.0
     # How many chunks run at once over all workers: the bank's rate limit is divided by it.
     parallel_chunks: Annotated[int, Field(ge=1, le=10_000)] = 2
-    # A chunk sent but claimed by no worker for this long is sent again (a restarted broker
-    # that lost it); a claimed chunk is the broker's to redeliver.
+    # A chunk whose worker has been silent this long is sent again (the broker would hold it
+    # until its visibility timeout), and so is one no worker claimed this long once the
+    # queue is empty (a broker that restarted without it).
     resend_after_seconds: Seconds = 60.0
 
 

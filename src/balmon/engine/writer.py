@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -46,6 +47,7 @@ class BatchWriter:
         max_batch: int,
         resumed: bool = True,
         owner: Owner | None = None,
+        guard: Callable[[Connection], None] | None = None,
     ) -> None:
         self._engine = engine
         self._run_id, self._day = run_id, business_date
@@ -64,6 +66,9 @@ class BatchWriter:
         # The run's lease holder: every commit holds the lease (`lease.fence`). None only for
         # a writer outside a leased run (tests of the writer alone).
         self._owner = owner
+        # A further check at the start of every commit, after the lease's: a Celery worker's
+        # hold on its chunk (`scaleout.chunks.hold`).
+        self._guard = guard
         self.committed_results = 0
         # This writer session's hash chains (`balmon.audit`): its own segment per table, so
         # no other writer ever contends for their tails.
@@ -174,6 +179,8 @@ class BatchWriter:
         tails = {}
         if self._owner is not None:
             fence(connection, business_date=self._day, me=self._owner)
+        if self._guard is not None:
+            self._guard(connection)
         errors = self._new_attempts(connection, batch.errors)
         if errors:
             tails["errors"] = self._chains["errors"].stamp(errors)
@@ -185,8 +192,15 @@ class BatchWriter:
             # overlap) are left out here rather than silently skipped by the database.
             tails["results"] = self._chains["results"].stamp(results)
             self._insert_results(connection, results)
-        if batch.alerts:
-            connection.execute(insert_ignoring_duplicates(alerts, self._dialect), batch.alerts)
+        # An alert goes with its customer's result: when a resumed session's result was
+        # already written (by a session before, or another worker), so was its alert, and a
+        # second one under another code would alert the customer twice.
+        raised = batch.alerts
+        if raised and self._resumed:
+            kept = {row["customer_id"] for row in results}
+            raised = [row for row in raised if row["customer_id"] in kept]
+        if raised:
+            connection.execute(insert_ignoring_duplicates(alerts, self._dialect), raised)
         return tails
 
     def _new_attempts(

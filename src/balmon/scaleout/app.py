@@ -30,7 +30,10 @@ def make_app(settings: Settings) -> Celery:
         task_default_queue=celery.queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        task_acks_on_failure_or_timeout=True,
+        # A failed task is acknowledged (its worker gave the chunk back, `chunks.release`);
+        # one whose worker died is not (`task_reject_on_worker_lost`).
+        task_acks_on_failure=True,
+        task_acks_on_timeout=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -44,13 +47,15 @@ def make_app(settings: Settings) -> Celery:
 
 def worst_case_seconds(settings: Settings) -> float:
     """How long one chunk can take at worst: its customers go through the worker's slots
-    in waves, each customer using every attempt to its deadline and every retry delay, and
-    the circuit breaker may hold the batch for one outage timeout."""
+    in waves, each customer of a wave using every attempt to its deadline and waiting every
+    retry delay, and the circuit breaker may hold the batch for one outage timeout. (A rate
+    limit slower than that pace is not counted: set the visibility timeout with it in mind.)"""
     engine, retry, source = settings.engine, settings.retry, settings.source
     waves = math.ceil(settings.celery.chunk_size / engine.concurrency)
     attempts = retry.max_retries + 1
     delays = sum(retry.delays_seconds[: retry.max_retries])
-    return waves * source.timeout_seconds * attempts + delays + source.outage_timeout_seconds
+    per_wave = source.timeout_seconds * attempts + delays
+    return waves * per_wave + source.outage_timeout_seconds
 
 
 def check(settings: Settings) -> None:

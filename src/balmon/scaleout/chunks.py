@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from itertools import islice
@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from balmon.engine.customers import Customer
-from balmon.storage.schema import run_chunks, verification_results
+from balmon.engine.lease import Owner
+from balmon.errors import StorageError
+from balmon.storage.schema import run_chunks, run_leases, verification_results, verification_runs
 from balmon.storage.statements import insert_ignoring_duplicates
-from balmon.storage.states import ChunkStatus
+from balmon.storage.states import ChunkStatus, RunStatus
 
 c = run_chunks.c
 
@@ -37,16 +39,36 @@ def decode(text: str) -> list[Customer]:
     return [Customer(cid, Decimal(minimum), line) for cid, minimum, line in json.loads(text)]
 
 
-def record(engine: Engine, run_id: int, chunks: list[tuple[int, list[Customer]]]) -> None:
-    """Record chunks by number; a chunk already recorded (a coordinator that resumed the run
-    and read the same file again) stays as it is."""
-    rows = [
-        {"run_id": run_id, "seq": seq, "customers": encode(members), "size": len(members)}
-        for seq, members in chunks
-    ]
+def record(engine: Engine, run_id: int, customers: Iterable[Customer], size: int) -> int:
+    """Record the run's chunks, all in one transaction, before any is sent; returns how
+    many the run has. A run that has chunks already (its coordinator was restarted) keeps
+    them as they are and records none: the customers still to do (a re-check's, say) or
+    `chunk_size` may differ now, and numbering them again would put other customers under
+    numbers that are taken. Its customers are still read (to the end), so the file's bad
+    rows are written."""
     with engine.begin() as connection:
+        recorded = int(connection.scalar(select(func.count()).where(c.run_id == run_id)) or 0)
+        if recorded:
+            for _ in customers:
+                pass
+            return recorded
         statement = insert_ignoring_duplicates(run_chunks, engine.dialect.name)
-        connection.execute(statement, rows)
+        count = 0
+        rows: list[dict[str, Any]] = []
+        for seq, members in enumerate(batched(customers, size)):
+            rows.append(
+                {"run_id": run_id, "seq": seq, "customers": encode(members), "size": len(members)}
+            )
+            count += 1
+            if len(rows) == _INSERT_BATCH:
+                connection.execute(statement, rows)
+                rows = []
+        if rows:
+            connection.execute(statement, rows)
+        return count
+
+
+_INSERT_BATCH = 20
 
 
 def mark_sent(engine: Engine, run_id: int, seqs: list[int], now: datetime) -> None:
@@ -86,7 +108,7 @@ class Progress:
 
     @property
     def complete(self) -> bool:
-        return self.chunks > 0 and self.finished == self.chunks
+        return self.finished == self.chunks
 
 
 def progress(engine: Engine, run_id: int) -> Progress:
@@ -129,16 +151,36 @@ def claim(
     seq: int,
     *,
     worker: str,
+    owner: Owner,
+    business_date: date,
     now: datetime,
     stale_after: float,
     max_deliveries: int,
 ) -> Claim:
     """Take the chunk for this delivery, counting it; or say why not.
 
-    A chunk held by a worker whose heartbeat is fresh is another delivery of a chunk being
-    worked on (the coordinator sent it again, or the broker redelivered it): wait. A stale
-    one's worker died: take it over, which counts as a delivery."""
+    A message from a coordinator that no longer holds the date's lease (it was restarted,
+    or the run ended) is skipped without counting: only the current coordinator's sendings
+    count. A chunk held by a worker whose heartbeat is fresh is another delivery of a chunk
+    being worked on (sent again, or redelivered): wait. A stale one's worker died: take it
+    over, which counts as a delivery. The row lock makes a takeover wait for the old
+    holder's commit in flight (`hold`)."""
     with engine.begin() as connection:
+        lease = connection.execute(
+            select(run_leases.c.host, run_leases.c.pid, run_leases.c.run_id).where(
+                run_leases.c.business_date == business_date
+            )
+        ).one_or_none()
+        status = connection.scalar(
+            select(verification_runs.c.status).where(verification_runs.c.id == run_id)
+        )
+        current = lease is not None and (lease.host, lease.pid, lease.run_id) == (
+            owner.host,
+            owner.pid,
+            run_id,
+        )
+        if not current or status != RunStatus.RUNNING:
+            return Claim(Verdict.SKIP, [], 0)
         row = connection.execute(
             select(c.status, c.customers, c.deliveries, c.claimed_at)
             .where(c.run_id == run_id, c.seq == seq)
@@ -161,6 +203,41 @@ def claim(
             claimed_at=now,
         )
         return Claim(verdict, decode(row.customers), deliveries)
+
+
+def hold(connection: Connection, run_id: int, seq: int, *, worker: str) -> None:
+    """Hold the chunk for the rest of this transaction, or raise `StorageError` when another
+    worker has taken it over. Every commit of a worker's writer starts here (with the
+    lease's `fence`): a worker that was taken over, but is still running, writes nothing
+    more, and a takeover's claim waits for its commit in flight."""
+    row = connection.execute(
+        select(c.status, c.worker)
+        .where(c.run_id == run_id, c.seq == seq)
+        .with_for_update(read=True)
+    ).one_or_none()
+    if row is None or row.worker != worker or row.status != ChunkStatus.RUNNING:
+        raise StorageError(f"chunk {seq} of run {run_id} was taken over by another worker")
+
+
+def release(engine: Engine, run_id: int, seq: int, *, worker: str) -> None:
+    """Give the chunk back after a failure that was not the worker's loss (a database error,
+    a refused write): this delivery does not count towards `max_deliveries`."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(run_chunks)
+            .where(
+                c.run_id == run_id,
+                c.seq == seq,
+                c.worker == worker,
+                c.status == ChunkStatus.RUNNING,
+            )
+            .values(
+                status=ChunkStatus.PENDING,
+                deliveries=c.deliveries - 1,
+                worker=None,
+                claimed_at=None,
+            )
+        )
 
 
 def beat(engine: Engine, run_id: int, seq: int, *, worker: str, now: datetime) -> bool:

@@ -31,9 +31,6 @@ from balmon.scaleout.app import TASK, check, make_app
 
 log = logging.getLogger("balmon.scaleout")
 
-# Chunks recorded (and sent) per transaction while the file is read.
-_RECORD_BATCH = 20
-
 
 class CeleryExecutor:
     """Runs a business date's customers on `balmon worker` processes through Celery."""
@@ -91,17 +88,8 @@ class CeleryExecutor:
 
     def _record_and_send(self, run_id: int, day: str, customers: Iterator[Customer]) -> None:
         size = self._settings.celery.chunk_size
-        batch: list[tuple[int, list[Customer]]] = []
-        for seq, members in enumerate(chunks.batched(customers, size)):
-            batch.append((seq, members))
-            if len(batch) == _RECORD_BATCH:
-                self._record(run_id, day, batch)
-                batch = []
-        if batch:
-            self._record(run_id, day, batch)
-
-    def _record(self, run_id: int, day: str, batch: list[tuple[int, list[Customer]]]) -> None:
-        chunks.record(self._engine, run_id, batch)
+        count = chunks.record(self._engine, run_id, customers, size)
+        log.info("chunks recorded", extra={"run_id": run_id, "chunks": count})
         self._send_quiet(run_id, day, announce=False)
 
     def _send_quiet(self, run_id: int, day: str, *, announce: bool = True) -> None:

@@ -14,10 +14,9 @@ import logging
 import os
 import random
 import socket
-import time
 from collections.abc import Coroutine
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -85,33 +84,43 @@ def verify_chunk(
     engine = _engine(settings.database.url)
     clock = SystemClock()
     day = date.fromisoformat(business_date)
+    holder = Owner(*owner)
     logs.bind(run_id=run_id, business_date=business_date, chunk=seq)
     me = worker_name()
-    while True:
-        taken = chunks.claim(
-            engine,
-            run_id,
-            seq,
-            worker=me,
-            now=clock.now(),
-            stale_after=settings.engine.stale_after_seconds,
-            max_deliveries=settings.celery.max_deliveries,
-        )
-        if taken.verdict is not Verdict.WAIT:
-            break
-        # Another delivery of this chunk is being worked on; it finishes, or its worker
-        # died and its heartbeat goes stale.
-        time.sleep(settings.engine.heartbeat_seconds)
+    taken = chunks.claim(
+        engine,
+        run_id,
+        seq,
+        worker=me,
+        owner=holder,
+        business_date=day,
+        now=clock.now(),
+        stale_after=settings.engine.stale_after_seconds,
+        max_deliveries=settings.celery.max_deliveries,
+    )
     if taken.verdict is Verdict.SKIP:
-        return "skipped"
-    chunk = _Chunk(settings, engine, clock, run_id, seq, day, Owner(*owner), me)
-    if taken.verdict is Verdict.POISON:
-        log.error("chunk delivered too often: its customers end as INTERNAL_ERROR",
-                  extra={"deliveries": taken.deliveries})  # fmt: skip
-        _loop.run(chunk.poison(taken.customers))
-        return "poisoned"
-    _loop.run(chunk.verify(taken.customers))
-    return "done"
+        return "skipped: finished, or sent by a coordinator that no longer holds the run"
+    if taken.verdict is Verdict.WAIT:
+        # Another worker holds it and is alive. Not waited for here (that would hold this
+        # pool process): if that worker dies, the coordinator sends the chunk again.
+        return "skipped: another worker holds it"
+    chunk = _Chunk(settings, engine, clock, run_id, seq, day, holder, me)
+    try:
+        if taken.verdict is Verdict.POISON:
+            log.error(
+                "chunk delivered too often: its customers end as INTERNAL_ERROR",
+                extra={"deliveries": taken.deliveries},
+            )
+            _loop.run(chunk.poison(taken.customers))
+            return "poisoned"
+        _loop.run(chunk.verify(taken.customers))
+        return "done"
+    except Exception:
+        # A failure this process lived through (a database error, a refused write) is not
+        # what `max_deliveries` counts: only a delivery whose worker died counts.
+        with contextlib.suppress(Exception):
+            chunks.release(engine, run_id, seq, worker=me)
+        raise
 
 
 class _Chunk:
@@ -140,6 +149,7 @@ class _Chunk:
             max_batch=self._settings.engine.write_batch_size,
             resumed=True,
             owner=self._owner,
+            guard=partial(chunks.hold, run_id=self._run_id, seq=self._seq, worker=self._me),
         )
 
     async def verify(self, members: list[Customer]) -> None:
@@ -167,21 +177,24 @@ class _Chunk:
         )
         writing = asyncio.create_task(writer.run())
         beating = asyncio.create_task(self._beat())
+        work = asyncio.create_task(crew.run())
         try:
-            work = asyncio.create_task(crew.run())
             # The crew stops as soon as the chunk is no longer this worker's (another took it
             # over) or its writes fail (the database, or a coordinator that lost the lease):
             # asking the bank for balances nobody can record would only cost requests.
             ended = {work, beating, writing}
-            done, _ = await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
-            if work not in done:
+            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
                 work.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await work
         finally:
             beating.cancel()
             writer.stop()
-            await asyncio.shield(writing)
+            await asyncio.shield(writing)  # raises when the writes failed
+        if work.cancelled():
+            log.warning("chunk taken over by another worker; left to it")
+            return
         self._finish(writer, ChunkStatus.DONE)
 
     async def poison(self, members: list[Customer]) -> None:
@@ -211,28 +224,35 @@ class _Chunk:
         self._finish(writer, ChunkStatus.POISONED)
 
     async def _beat(self) -> None:
+        """Renew the hold until another worker takes the chunk over. A failed renewal (the
+        database for a moment) is tried again: only a takeover ends the hold."""
         while True:
             await asyncio.sleep(self._settings.engine.heartbeat_seconds)
-            held = await asyncio.to_thread(
-                chunks.beat,
-                self._engine,
-                self._run_id,
-                self._seq,
-                worker=self._me,
-                now=self._clock.now(),
-            )
+            try:
+                held = await asyncio.to_thread(
+                    chunks.beat,
+                    self._engine,
+                    self._run_id,
+                    self._seq,
+                    worker=self._me,
+                    now=self._clock.now(),
+                )
+            except Exception:
+                log.warning("chunk heartbeat failed; trying again", exc_info=True)
+                continue
             if not held:
                 return
 
     def _finish(self, writer: BatchWriter, status: ChunkStatus) -> None:
-        """Seal this session's chain segments and record the chunk's end, in one
-        transaction under the coordinator's lease."""
+        """Seal this session's chain segments and record the chunk's end, in one transaction
+        under the coordinator's lease and this worker's hold on the chunk (a worker taken over
+        meanwhile seals nothing: the coordinator seals its segments at the run's end)."""
         now = self._clock.now()
         with self._engine.begin() as connection:
             fence(connection, business_date=self._day, me=self._owner)
+            chunks.hold(connection, self._run_id, self._seq, worker=self._me)
             for segment in writer.segments():
                 audit.seal(connection, segment, by=f"worker {self._me}", now=now)
-            if not chunks.finish(
+            chunks.finish(
                 connection, self._run_id, self._seq, worker=self._me, status=status, now=now
-            ):
-                log.warning("chunk taken over by another worker; left to it")
+            )
