@@ -219,18 +219,22 @@ def hold(connection: Connection, run_id: int, seq: int, *, worker: str) -> None:
         raise StorageError(f"chunk {seq} of run {run_id} was taken over by another worker")
 
 
+def _held_by(run_id: int, seq: int, worker: str) -> Any:
+    return (
+        (c.run_id == run_id)
+        & (c.seq == seq)
+        & (c.worker == worker)
+        & (c.status == ChunkStatus.RUNNING)
+    )
+
+
 def release(engine: Engine, run_id: int, seq: int, *, worker: str) -> None:
     """Give the chunk back after a failure that was not the worker's loss (a database error,
     a refused write): this delivery does not count towards `max_deliveries`."""
     with engine.begin() as connection:
         connection.execute(
             update(run_chunks)
-            .where(
-                c.run_id == run_id,
-                c.seq == seq,
-                c.worker == worker,
-                c.status == ChunkStatus.RUNNING,
-            )
+            .where(_held_by(run_id, seq, worker))
             .values(
                 status=ChunkStatus.PENDING,
                 deliveries=c.deliveries - 1,
@@ -244,14 +248,7 @@ def beat(engine: Engine, run_id: int, seq: int, *, worker: str, now: datetime) -
     """Renew this worker's hold on the chunk; False when another worker has taken it over."""
     with engine.begin() as connection:
         renewed = connection.execute(
-            update(run_chunks)
-            .where(
-                c.run_id == run_id,
-                c.seq == seq,
-                c.worker == worker,
-                c.status == ChunkStatus.RUNNING,
-            )
-            .values(claimed_at=now)
+            update(run_chunks).where(_held_by(run_id, seq, worker)).values(claimed_at=now)
         )
         return bool(renewed.rowcount)
 
