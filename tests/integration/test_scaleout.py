@@ -284,7 +284,9 @@ def test_a_broker_restarted_mid_run_loses_nothing(fresh_url: str, tmp_path: Path
                     # Everything the broker held is gone: it keeps nothing on disk.
                     redis.kill()
                     redis.wait()
-                    time.sleep(1)
+                    # Down for longer than the coordinator's resend delay (3 s): it must wait
+                    # for the broker, not stop.
+                    time.sleep(5)
                     redis = start_redis()
                     _, stderr = run.communicate(timeout=240)
                     assert run.returncode == 0, stderr[-3000:]

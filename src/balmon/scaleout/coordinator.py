@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator
 
 from celery import Celery
+from kombu.exceptions import KombuError
 from sqlalchemy import Engine
 
 from balmon import audit
@@ -103,7 +104,12 @@ class CeleryExecutor:
         )
         if quiet and announce:
             log.warning("chunks sent again", extra={"run_id": run_id, "chunks": len(quiet)})
-        self._send(run_id, day, quiet)
+        try:
+            self._send(run_id, day, quiet)
+        except (KombuError, OSError) as exc:
+            # The broker is down (a restart): the run waits for it, and sends these again
+            # on a later watch (a chunk sent twice is done once).
+            log.warning("broker unreachable: %s", type(exc).__name__, extra={"run_id": run_id})
 
     def _queue_empty(self) -> bool:
         """Whether the broker's queue holds no task (a queue it does not know is empty)."""
