@@ -4,6 +4,7 @@ doubled when a worker or the broker dies."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,12 +16,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from balmon.config import load_settings
+from balmon.scheduling.launcher import LaunchState, RunLauncher
 from balmon.storage import make_engine
 from balmon.storage.schema import run_chunks, verification_results
 from tests.conftest import IN_CI, on_backends
@@ -210,6 +214,41 @@ def test_a_coordinator_killed_and_started_again_finishes_the_same_run(
         finally:
             db.dispose()
         assert "Traceback" not in stderr
+
+
+@on_backends("postgresql")
+@pytest.mark.timeout(300)
+def test_the_scheduler_takes_over_a_distributed_run_whose_coordinator_died(
+    fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's launcher (as `balmon serve` runs it) claims the stale lease of a
+    distributed run and finishes that run, through the same workers."""
+    with crashes.simulated_bank(tmp_path, 6_000) as bank:
+        env = _env(fresh_url, bank, tmp_path, BROKERS["redis"], BALMON_ENGINE__CONCURRENCY="5")
+        _migrated(env)
+        db = make_engine(fresh_url)
+        try:
+            with _workers(env, 2, tmp_path):
+                coordinator = crashes.start_run(env, bank)
+                deadline = time.monotonic() + 120
+                while _results(db) < 1_000:
+                    assert coordinator.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.05)
+                coordinator.kill()
+                coordinator.communicate()
+                for name in [n for n in os.environ if n.startswith("BALMON_")]:
+                    monkeypatch.delenv(name)
+                for name, value in env.items():
+                    if name.startswith("BALMON_"):
+                        monkeypatch.setenv(name, value)
+                monkeypatch.setenv("BALMON_VERIFICATION__CUSTOMERS_FILE", str(bank.customers))
+                launcher = RunLauncher(settings=load_settings(None), engine=db)
+                launch = asyncio.run(launcher.run(date.fromisoformat(crashes.DAY)))
+                crashes.record_unaccounted(db, bank)
+            assert launch.state is LaunchState.COMPLETED, launch
+            crashes.assert_exactly_once(db, bank)  # one run, completed: the same one
+        finally:
+            db.dispose()
 
 
 @on_backends("postgresql")
