@@ -125,6 +125,14 @@ def _results(db: Engine) -> int:
         return int(c.scalar(select(func.count()).select_from(verification_results)) or 0)
 
 
+def _wait_for_results(db: Engine, run: subprocess.Popen[str], count: int) -> None:
+    """Until the run has written `count` results (mid-run, where the tests break things)."""
+    deadline = time.monotonic() + 120
+    while _results(db) < count:
+        assert run.poll() is None and time.monotonic() < deadline, "no progress"
+        time.sleep(0.05)
+
+
 def _migrated(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "-m", "balmon", "db", "upgrade"], env=env, check=True, capture_output=True
@@ -170,10 +178,7 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(fresh_url: str, tmp_p
         try:
             with _workers(env, 2, tmp_path) as (victim, _):
                 run = crashes.start_run(env, bank)
-                deadline = time.monotonic() + 120
-                while _results(db) < 2_000:
-                    assert run.poll() is None and time.monotonic() < deadline, "no progress"
-                    time.sleep(0.05)
+                _wait_for_results(db, run, 2_000)
                 _kill_group(victim, signal.SIGKILL)
                 victim.wait()
                 crashes.record_unaccounted(db, bank)
@@ -196,10 +201,7 @@ def test_a_coordinator_killed_and_started_again_finishes_the_same_run(
         try:
             with _workers(env, 2, tmp_path):
                 coordinator = crashes.start_run(env, bank)
-                deadline = time.monotonic() + 120
-                while _results(db) < 2_000:
-                    assert coordinator.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.05)
+                _wait_for_results(db, coordinator, 2_000)
                 coordinator.kill()
                 coordinator.communicate()
                 # The same command again: it takes the stale lease over and resumes the run
@@ -230,10 +232,7 @@ def test_the_scheduler_takes_over_a_distributed_run_whose_coordinator_died(
         try:
             with _workers(env, 2, tmp_path):
                 coordinator = crashes.start_run(env, bank)
-                deadline = time.monotonic() + 120
-                while _results(db) < 1_000:
-                    assert coordinator.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.05)
+                _wait_for_results(db, coordinator, 1_000)
                 coordinator.kill()
                 coordinator.communicate()
                 for name in [n for n in os.environ if n.startswith("BALMON_")]:
@@ -316,10 +315,7 @@ def test_a_broker_restarted_mid_run_loses_nothing(fresh_url: str, tmp_path: Path
             try:
                 with _workers(env, 2, tmp_path):
                     run = crashes.start_run(env, bank)
-                    deadline = time.monotonic() + 120
-                    while _results(db) < 2_000:
-                        assert run.poll() is None and time.monotonic() < deadline, "no progress"
-                        time.sleep(0.05)
+                    _wait_for_results(db, run, 2_000)
                     # Everything the broker held is gone: it keeps nothing on disk.
                     redis.kill()
                     redis.wait()

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from balmon.engine.customers import Customer
 from balmon.engine.lease import Owner
 from balmon.errors import StorageError
-from balmon.storage.schema import run_chunks, run_leases, verification_results, verification_runs
+from balmon.storage.schema import run_chunks, run_leases, verification_runs
 from balmon.storage.statements import insert_ignoring_duplicates
 from balmon.storage.states import ChunkStatus, RunStatus
 
@@ -98,37 +98,11 @@ def to_send(
         return sorted(connection.scalars(query))
 
 
-@dataclass(frozen=True)
-class Progress:
-    chunks: int
-    finished: int
-    poisoned: int
-    results: int
-    by_worker: dict[str, int]
-
-    @property
-    def complete(self) -> bool:
-        return self.finished == self.chunks
-
-
-def progress(engine: Engine, run_id: int) -> Progress:
+def progress(engine: Engine, run_id: int) -> RunChunks:
+    """The run's chunks now (none yet: a run whose customers were all done or bad)."""
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(c.status, c.worker, func.count())
-            .where(c.run_id == run_id)
-            .group_by(c.status, c.worker)
-        ).all()
-        results = connection.scalar(
-            select(func.count()).where(verification_results.c.run_id == run_id)
-        )
-    counts: dict[str, int] = {}
-    by_worker: dict[str, int] = {}
-    for status, worker, count in rows:
-        counts[status] = counts.get(status, 0) + count
-        if status == ChunkStatus.DONE and worker:
-            by_worker[worker] = by_worker.get(worker, 0) + count
-    done, poisoned = counts.get(ChunkStatus.DONE, 0), counts.get(ChunkStatus.POISONED, 0)
-    return Progress(sum(counts.values()), done + poisoned, poisoned, int(results or 0), by_worker)
+        found = of_runs(connection, [run_id]).get(run_id)
+    return found or RunChunks(chunks=0, by_status={}, customers=0, customers_done=0, by_worker={})
 
 
 class Verdict(StrEnum):
@@ -285,6 +259,18 @@ class RunChunks:
     customers_done: int
     # Chunks each worker finished (a worker is `host:pid` of its pool process).
     by_worker: dict[str, int]
+
+    @property
+    def poisoned(self) -> int:
+        return self.by_status.get(ChunkStatus.POISONED, 0)
+
+    @property
+    def finished(self) -> int:
+        return self.by_status.get(ChunkStatus.DONE, 0) + self.poisoned
+
+    @property
+    def complete(self) -> bool:
+        return self.finished == self.chunks
 
     def as_dict(self) -> dict[str, object]:
         return {
