@@ -89,7 +89,9 @@ def test_two_schedulers_run_each_date_once_and_one_takes_over_from_a_killed_one(
     try:
         holder = _running_holder(db)
         _wait(lambda: holder() is not None)
-        victim = processes.pop(holder())
+        # The run lives in a child of serve or scheduler; its parent is killed outright, and
+        # the child, told by the kernel, commits and leaves the date to the other instance.
+        victim = processes.pop(_parent_of(holder()))
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         today = datetime.now(UTC).date()
@@ -132,6 +134,11 @@ def _running_holder(db: Any) -> Any:
             return None
 
     return holder
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _holder(db: Any) -> int | None:
@@ -182,6 +189,75 @@ def test_serve_logs_json_with_the_correlation_id_of_a_500_and_stops_on_sigterm(
         lines[-1]["msg"].startswith("Finished server process") or "Traceback" not in log.read_text()
     )
     assert log.with_suffix(".out").read_text().startswith("balmon dashboard on")
+
+
+def test_sigterm_to_serve_reaches_its_run_process_which_exits_143_resumable(
+    tmp_path: Path,
+) -> None:
+    customers = write_customers(tmp_path / "c.csv", [(f"G{i:04d}", "0") for i in range(400)])
+    faults = tmp_path / "f.csv"
+    faults.write_text("".join(f"G{i:04d},slow:0.05\n" for i in range(400)))
+    simulator = start_simulator(customers, faults)
+    db_file = tmp_path / "balmon.db"
+    env = _env(
+        tmp_path,
+        f"sqlite:///{db_file}",
+        BALMON_SOURCE__URL=simulator.url,
+        BALMON_VERIFICATION__CUSTOMERS_FILE=str(customers),
+        BALMON_SCHEDULE__ENABLED="false",
+    )
+    token = _token(env, "admin")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    serve = _spawn({**env, "BALMON_DASHBOARD__PORT": str(port)}, "serve", log=log)
+    db = create_engine(f"sqlite:///{db_file}")
+    try:
+        _wait(lambda: _get(port, "/healthz", token)[0] == 200, timeout=30)
+        status, body = _post(port, "/api/runs", token, {"date": "2026-11-27"})
+        assert status == 202 and json.loads(body)["state"] == "running", body
+        _wait(lambda: _holder(db) is not None)
+        child = _holder(db)
+        assert child is not None and _parent_of(child) == serve.pid
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        with db.connect() as c:
+            run = c.execute(select(verification_runs)).one()
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        db.dispose()
+        simulator.stop()
+    assert serve.returncode == 143
+    assert (run.status, run.lease_pid) == ("interrupted", None)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    ended = [line for line in lines if line["msg"] == "run process ended"]
+    assert [(e["pid"], e["exit_code"], e["state"]) for e in ended] == [(child, 143, "interrupted")]
+    assert not Path(f"/proc/{child}").exists()
+
+
+def _token(env: dict[str, str], role: str) -> str:
+    made = subprocess.run(
+        [sys.executable, "-m", "balmon", "tokens", "create", f"t-{role}", "--role", role],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
+def _post(port: int, path: str, token: str, body: dict[str, Any]) -> tuple[int, str]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def _get(port: int, path: str, token: str) -> tuple[int, str]:

@@ -97,7 +97,7 @@ async def test_start_runs_each_missing_due_date_once_oldest_first(
     url, customers = bank
     settings = _settings(engine, url, customers)
     clock = FixedClock(NOW)
-    launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+    launcher = RunLauncher(settings=settings, engine=engine)
     assert (await launcher.run(date(2026, 11, 26))).state is LaunchState.COMPLETED
     scheduler = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
 
@@ -118,7 +118,7 @@ async def test_start_runs_each_missing_due_date_once_oldest_first(
     assert beat.next_firing_at == datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
     assert beat.stopped_at is not None  # a clean stop is recorded
     # A second scheduler finds every date completed and asks for no run at all.
-    asked = RecordingLauncher(settings=settings, engine=engine, clock=clock)
+    asked = RecordingLauncher(settings=settings, engine=engine)
     again = Scheduler(
         settings=settings, engine=engine, launcher=asked, clock=clock, owner=Owner("again", 1)
     )
@@ -174,7 +174,7 @@ async def test_a_deadline_passed_raises_exactly_one_critical_alarm(
             return len(_alarm_posts(hook)) >= 1
 
         for name in ("a", "b"):  # two instances notice it; the team hears once
-            launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+            launcher = RunLauncher(settings=settings, engine=engine)
             scheduler = Scheduler(
                 settings=settings,
                 engine=engine,
@@ -204,7 +204,7 @@ async def test_a_run_that_cannot_start_raises_the_failed_alarm_once(
         settings = _settings(engine, url, tmp_path / "gone.csv", catch_up_days=0)
         settings = _with_alert_url(settings, f"json://127.0.0.1:{hook.port}/hook")
         clock = FixedClock(NOW)
-        launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+        launcher = RunLauncher(settings=settings, engine=engine)
         scheduler = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
         await _run_until(scheduler, lambda: len(_alarm_posts(hook)) >= 1)
     posts = _alarm_posts(hook)
@@ -229,7 +229,7 @@ async def test_stopping_mid_run_interrupts_it_and_starts_no_other_date(
     try:
         settings = _settings(engine, simulator.url, customers, catch_up_days=1)
         clock = FixedClock(NOW)
-        launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+        launcher = RunLauncher(settings=settings, engine=engine)
         scheduler = Scheduler(settings=settings, engine=engine, launcher=launcher, clock=clock)
         await _run_until(scheduler, lambda: [r.status for r in _runs(engine)] == ["running"])
     finally:
@@ -274,7 +274,7 @@ async def test_an_alarm_raised_while_alerts_are_flushed_is_delivered_at_once(
         )  # fmt: skip
     notifier = _AlarmDuringDelivery()
     clock = FixedClock(NOW)  # the flush interval never passes: only "deliver now" sends
-    launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+    launcher = RunLauncher(settings=settings, engine=engine)
     scheduler = Scheduler(
         settings=settings, engine=engine, launcher=launcher, clock=clock, notifier=notifier
     )
@@ -292,7 +292,7 @@ async def test_the_scheduler_applies_retention_once_a_week(
         update={"retention": RetentionSettings(keep_days=90, archive_dir=archive, auto=True)}
     )
     clock = FixedClock(NOW)
-    launcher = RunLauncher(settings=settings, engine=engine, clock=clock)
+    launcher = RunLauncher(settings=settings, engine=engine)
     old = date(2026, 5, 4)
     for day in (old, date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)):
         assert (await launcher.run(day)).state is LaunchState.COMPLETED

@@ -12,16 +12,13 @@ from typing import Annotated
 import typer
 
 from balmon import aio
-from balmon.alerts import AlertPipeline
 from balmon.cli.common import ConfigOption, exit_on_error, fail, settings_or_exit
 from balmon.clock import SystemClock
 from balmon.config import Settings
-from balmon.engine import RunRequest, RunSummary, VerificationRun, render
+from balmon.engine import RunRequest, RunSummary, render
 from balmon.engine.lease import Mode
 from balmon.lifecycle import Shutdown
-from balmon.scaleout import executor_for
-from balmon.source.clients import open_source
-from balmon.storage import ensure_schema, make_engine
+from balmon.scheduling.verify import verify_date
 
 
 class Executor(StrEnum):
@@ -44,27 +41,7 @@ async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdo
     shutdown = Shutdown(grace=settings.engine.shutdown_grace_seconds, stop=task.cancel)
     shutdown.install()
     stopped.append(shutdown)
-    engine = make_engine(settings.database.url, read_cache=False)
-    await asyncio.to_thread(ensure_schema, engine)
-    source = open_source(settings.source, concurrency=settings.engine.concurrency)
-    try:
-        alerts = AlertPipeline(
-            engine=engine,
-            settings=settings.alerts,
-            clock=SystemClock(),
-            regression_days=settings.triage.regression_days,
-        )
-        run = VerificationRun(
-            settings=settings,
-            engine=engine,
-            source=source,
-            alerts=alerts,
-            fetchers=executor_for(settings, engine),
-        )
-        return await run.execute(request)
-    finally:
-        await source.aclose()
-        engine.dispose()
+    return await verify_date(settings, request)
 
 
 def run_verification(settings: Settings, request: RunRequest) -> RunSummary:
