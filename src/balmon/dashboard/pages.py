@@ -16,6 +16,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon.alerts import outbox
@@ -304,7 +305,9 @@ async def http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if not wants_html(request):
         return await http_exception_handler(request, exc)
-    return _problem(request, exc.status_code, str(exc.detail), [], exc.headers)
+    return await run_in_threadpool(
+        _problem, request, exc.status_code, str(exc.detail), [], exc.headers
+    )
 
 
 async def validation_problem(request: Request, exc: Exception) -> Response:
@@ -316,7 +319,9 @@ async def validation_problem(request: Request, exc: Exception) -> Response:
         {"name": ".".join(str(part) for part in e["loc"][1:]) or "request", "message": e["msg"]}
         for e in exc.errors()
     ]
-    return _problem(request, 422, "Some values could not be used.", fields, None)
+    return await run_in_threadpool(
+        _problem, request, 422, "Some values could not be used.", fields, None
+    )
 
 
 def _problem(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from balmon.dashboard import assets
 from balmon.dashboard.auth import Principal, Role, session_principal, token_principal
@@ -33,7 +34,9 @@ class RequireRole:
         self.role = role
 
     async def __call__(self, request: Request) -> Principal:
-        principal = current_principal(request)
+        # Async only for the CSRF form read; the session lookup is a database call, and no
+        # database call runs on the loop that serves every other request.
+        principal = await run_in_threadpool(current_principal, request)
         if principal is None:
             if wants_html(request):
                 raise LoginRequired
