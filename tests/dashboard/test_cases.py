@@ -396,3 +396,20 @@ def test_a_case_still_undecided_has_no_outcome_yet(engine: Engine, as_role: Logi
     assert detail.status_code == 200 and detail.json()["outcome"] is None
     assert "pending" in viewer.get(f"/cases/{case_id}").text
     assert "pending" in viewer.get(f"/cases?date={DAY}&customer_id=W1").text
+
+
+def test_an_empty_filter_field_means_any(as_role: Login) -> None:
+    """The work queue's own form, as it loads, sends every field, most of them empty."""
+    client, _ = as_role("viewer")
+    form = "outcome=all&code=&severity=&customer_id=&resolved=false&regression=all"
+    assert client.get(f"/cases?date={DAY}&{form}").status_code == 200
+    assert client.get(f"/cases?date=&{form}").status_code == 200
+    everything = client.get("/api/cases?resolved=all").json()["total"]
+    for query in ("severity=", "date=", "code=&severity=&date=&from=&to=", "severity=high"):
+        response = client.get(f"/api/cases?resolved=all&{query}")
+        assert response.status_code == 200, (query, response.text)
+        if "high" not in query:
+            assert response.json()["total"] == everything
+    assert client.get("/api/errors?severity=&date=").status_code == 200
+    assert client.get("/api/cases?severity=urgent").status_code == 422
+    assert client.get("/api/cases?date=2026-02-30").status_code == 422

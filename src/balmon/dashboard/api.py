@@ -17,13 +17,14 @@ from balmon.compliance.as_csv import spreadsheet_cell
 from balmon.dashboard import models, queries
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import (
+    AnyDay,
+    AnySeverity,
     Code,
     CustomerId,
     Day,
     Notes,
     Page,
     known_id,
-    parse_day,
     window_start,
 )
 from balmon.dashboard.queries import ErrorFilter
@@ -60,9 +61,9 @@ def _boolean(value: str) -> bool:
 
 
 def error_filter(
-    date: str | None = None,
+    date: AnyDay = None,
     code: Code | None = None,
-    severity: str | None = None,
+    severity: AnySeverity = None,
     customer_id: CustomerId | None = None,
     resolved: str | None = None,
     sort: str = "-logged_at",
@@ -70,7 +71,7 @@ def error_filter(
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ErrorFilter:
     return ErrorFilter(
-        _optional(date, parse_day, "date"),
+        date,
         code or None,
         severity or None,
         customer_id or None,
@@ -92,7 +93,7 @@ def default_day(request: Request, day: date | None) -> date:
 
 
 @router.get("/summary", response_model=models.Summary)
-def summary(request: Request, who: Viewer, date: Day | None = None) -> dict[str, Any]:
+def summary(request: Request, who: Viewer, date: AnyDay = None) -> dict[str, Any]:
     with engine_of(request).connect() as c:
         return queries.summary(c, default_day(request, date))
 
@@ -194,8 +195,8 @@ def trends(
     request: Request,
     who: Viewer,
     granularity: str = Query("day", pattern="^(hour|day)$"),
-    start: Annotated[Day | None, Query(alias="from")] = None,
-    end: Annotated[Day | None, Query(alias="to")] = None,
+    start: Annotated[AnyDay, Query(alias="from")] = None,
+    end: Annotated[AnyDay, Query(alias="to")] = None,
     code: str | None = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
@@ -217,8 +218,8 @@ def top_customers(
     request: Request,
     who: Viewer,
     n: Annotated[int, Query(ge=1, le=500)] = 10,
-    start: Annotated[Day | None, Query(alias="from")] = None,
-    end: Annotated[Day | None, Query(alias="to")] = None,
+    start: Annotated[AnyDay, Query(alias="from")] = None,
+    end: Annotated[AnyDay, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
     start = window_start(start, end, days=7)

@@ -11,7 +11,7 @@ from balmon.alerts import outbox
 from balmon.dashboard import models
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
 from balmon.dashboard.auth import Principal
-from balmon.dashboard.params import Code, CustomerId, Day, Page, known_id
+from balmon.dashboard.params import AnyDay, AnySeverity, Code, CustomerId, Page, known_id
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
@@ -34,12 +34,12 @@ def regression_days(request: Request) -> int:
 
 def case_filter(
     request: Request,
-    date: Day | None = None,
-    start: Annotated[Day | None, Query(alias="from")] = None,
-    end: Annotated[Day | None, Query(alias="to")] = None,
+    date: AnyDay = None,
+    start: Annotated[AnyDay, Query(alias="from")] = None,
+    end: Annotated[AnyDay, Query(alias="to")] = None,
     outcome: Annotated[str, Query(pattern="^(" + "|".join(OUTCOMES) + ")$")] = "all",
     code: Code | None = None,
-    severity: Annotated[str | None, Query(pattern="^(?i:low|medium|high|critical)$")] = None,
+    severity: AnySeverity = None,
     customer_id: CustomerId | None = None,
     resolved: str | None = "false",
     regression: str | None = None,

@@ -15,7 +15,7 @@ from balmon.compliance.as_csv import spreadsheet_cell
 from balmon.dashboard import models
 from balmon.dashboard.api import Viewer, default_day, engine_of
 from balmon.dashboard.pages import page
-from balmon.dashboard.params import CustomerId, Day, Page
+from balmon.dashboard.params import AnyDay, CustomerId, Page
 from balmon.engine.results import fails_of_date
 
 api_router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
@@ -47,7 +47,7 @@ def _page(request: Request, day: Any, customer_id: str | None, page_no: int, siz
 def fails(
     request: Request,
     who: Viewer,
-    date: Day | None = None,
+    date: AnyDay = None,
     customer_id: CustomerId | None = None,
     page: Page = 1,
     page_size: PageSize = 100,
@@ -64,7 +64,7 @@ def fails(
     responses=models.csv_file("The FAIL list as CSV"),
 )
 def fails_csv(
-    request: Request, who: Viewer, date: Day | None = None, customer_id: CustomerId | None = None
+    request: Request, who: Viewer, date: AnyDay = None, customer_id: CustomerId | None = None
 ) -> StreamingResponse:
     day = default_day(request, date)
 
@@ -88,7 +88,7 @@ def fails_csv(
 def fails_page(
     request: Request,
     who: Viewer,
-    date: Day | None = None,
+    date: AnyDay = None,
     customer_id: CustomerId | None = None,
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:

@@ -23,7 +23,7 @@ from balmon.alerts import outbox
 from balmon.dashboard import assets, auth, flash, queries
 from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.params import Day, Days, Notes, known_id, window_start
+from balmon.dashboard.params import AnyDay, Day, Days, Notes, known_id, window_start
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
@@ -115,7 +115,7 @@ def logout(request: Request, who: Viewer) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResponse:
+def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse:
     day = default_day(request, date)
     settings = request.app.state.settings
     with engine_of(request).connect() as c:
@@ -136,7 +136,7 @@ def overview(request: Request, who: Viewer, date: Day | None = None) -> HTMLResp
 
 
 @router.get("/trends", response_class=HTMLResponse)
-def trends(request: Request, who: Viewer, date: Day | None = None) -> HTMLResponse:
+def trends(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse:
     end = default_day(request, date)
     start = window_start(None, end, days=14)
     with engine_of(request).connect() as c:
@@ -160,7 +160,7 @@ def trends(request: Request, who: Viewer, date: Day | None = None) -> HTMLRespon
 def top(
     request: Request,
     who: Viewer,
-    date: Day | None = None,
+    date: AnyDay = None,
     days: Days = 7,
     n: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> HTMLResponse:

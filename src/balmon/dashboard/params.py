@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
 from balmon import limits
-from balmon.errors import CODES
+from balmon.errors import CODES, Severity
 
 CODES_BY_NAME = frozenset(code.value for code in CODES)
 
@@ -60,13 +60,72 @@ def _known_code(text: str) -> str:
     return text
 
 
-Day = Annotated[date, BeforeValidator(parse_day)]
+def _any_day(value: Any) -> date | None:
+    """An optional date: an empty form field means "any"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_day(value)
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _severity(text: str | None) -> str | None:
+    if text is not None and text.upper() not in SEVERITIES:
+        raise ValueError(f"expected one of {', '.join(SEVERITIES)}")
+    return text.upper() if text else None
+
+
+# The document declares what the server checks: dates from 1900 to 2999 as YYYY-MM-DD
+# (a pattern on top of the format, so generated dates stay in range), codes and severities
+# as enums, notes that are not blank.
+_DAY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+    "description": f"YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}",
+}
+SEVERITIES = tuple(s.value for s in Severity)
+
+Day = Annotated[date, BeforeValidator(parse_day), WithJsonSchema(_DAY_SCHEMA)]
+# An optional date in a query or a form: empty means "any", as the filter forms send it.
+AnyDay = Annotated[
+    date | None,
+    BeforeValidator(_any_day),
+    WithJsonSchema({"anyOf": [_DAY_SCHEMA, {"type": "string", "maxLength": 0}]}),
+]
 CustomerId = Annotated[
     str, StringConstraints(max_length=limits.CUSTOMER_ID), AfterValidator(_printable)
 ]
-Code = Annotated[str, AfterValidator(_known_code)]
+Code = Annotated[
+    str,
+    AfterValidator(_known_code),
+    WithJsonSchema({"type": "string", "enum": ["", *sorted(CODES_BY_NAME)]}),
+]
+AnySeverity = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(_severity),
+    WithJsonSchema(
+        {"type": "string", "enum": ["", *SEVERITIES, *(s.lower() for s in SEVERITIES)]}
+    ),
+]
 # Resolution notes: an audit record, so never empty or only spaces.
-Notes = Annotated[str, StringConstraints(max_length=limits.NOTES), AfterValidator(_not_blank)]
+Notes = Annotated[
+    str,
+    StringConstraints(max_length=limits.NOTES),
+    AfterValidator(_not_blank),
+    AfterValidator(_printable),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": limits.NOTES,
+            "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+            "description": "What was found and done: not blank, no NUL character",
+        }
+    ),
+]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS)]
 
