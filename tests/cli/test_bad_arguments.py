@@ -42,6 +42,8 @@ HUGE = "9" * 21
         (("retention", "apply", "--dry-run", "--by", ""), 2, "--by"),
         (("retention", "hold", "release", HUGE, "--reason", "r"), 1, f"no hold {HUGE}"),
         (("silences", "expire", HUGE), 1, f"no silence in force {HUGE}"),
+        (("run", "--date", "2999-12-31"), 2, "--date: 2999-12-31 is after today ("),
+        (("run", "--date", "1900-01-01"), 2, "--date: 1900-01-01 is older than retention keeps"),
     ],
 )
 def test_an_argument_too_big_to_store_is_one_line(

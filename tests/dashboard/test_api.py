@@ -241,6 +241,26 @@ def test_admin_starts_a_run_and_sees_the_claims_real_outcome(
     assert "run for 2026-11-28 failed (run 7): no" in shown and 'class="flash bad"' in shown
 
 
+def test_a_run_is_refused_for_a_date_after_today_or_older_than_retention_keeps(
+    as_role: Login, started_runs: RecordingStarter
+) -> None:
+    client, csrf = as_role("admin")
+    today = datetime.now(UTC).date()  # the schedule's time zone is UTC by default
+    for day, says in [
+        ("2999-12-31", f"2999-12-31 is after today ({today} in UTC)"),
+        ((today + timedelta(days=1)).isoformat(), "there are no balances for it yet"),
+        ("1900-01-01", "1900-01-01 is older than retention keeps (retention.keep_days: from "),
+    ]:
+        answer = client.post("/api/runs", json={"date": day}, headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 422 and says in answer.json()["detail"], answer.text
+        page = client.post("/runs", data={"date": day, "csrf_token": csrf})
+        shown = client.get(page.headers["location"]).text
+        assert "No run started: " in shown and 'class="flash bad"' in shown
+    assert started_runs.dates == []
+    ok = client.post("/api/runs", json={"date": today.isoformat()}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 202 and started_runs.dates == [today]
+
+
 def test_logout_really_ends_the_session(anonymous: TestClient) -> None:
     csrf = log_in(anonymous, "viewer")
     cookie = anonymous.cookies.get("balmon_session")

@@ -18,6 +18,7 @@ from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, render
 from balmon.engine.lease import Mode
 from balmon.lifecycle import Shutdown
+from balmon.scheduling import run_date_refusal
 from balmon.scheduling.verify import verify_date
 
 
@@ -27,12 +28,17 @@ class Executor(StrEnum):
 
 
 def _parse_date(value: str | None, settings: Settings) -> date:
+    now = SystemClock().now()
     if value is None:
-        return settings.schedule.today(SystemClock().now())
+        return settings.schedule.today(now)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value.strip())
     except ValueError:
         fail(f"--date: expected YYYY-MM-DD, got {value!r}", 2)
+    refusal = run_date_refusal(day, settings, now)
+    if refusal is not None:
+        fail(f"--date: {refusal}", 2)
+    return day
 
 
 async def _execute(settings: Settings, request: RunRequest, stopped: list[Shutdown]) -> RunSummary:
@@ -85,6 +91,7 @@ def run_command(
         settings = settings.model_copy(update={"engine": engine_settings})
     if rerun and retry_unavailable:
         fail("--rerun and --retry-unavailable cannot be combined", 2)
+    day = _parse_date(business_date, settings)
     if settings.source.url is None:
         fail("config error: source.url: required to fetch balances (or try `balmon demo`)", 2)
     if settings.engine.executor == "celery":
@@ -93,7 +100,7 @@ def run_command(
         with exit_on_error():
             check(settings)
     mode: Mode = "rerun" if rerun else "retry_unavailable" if retry_unavailable else "normal"
-    request = RunRequest(_parse_date(business_date, settings), mode, customers)
+    request = RunRequest(day, mode, customers)
     summary = run_verification(settings, request)
     typer.echo(summary.to_json() if as_json else render(summary))
     sys.stdout.flush()

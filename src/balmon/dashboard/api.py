@@ -30,6 +30,7 @@ from balmon.dashboard.params import (
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
+from balmon.scheduling import run_date_refusal
 from balmon.scheduling.launcher import LaunchState
 
 router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
@@ -252,6 +253,9 @@ class StartRun(BaseModel):
 async def start_run(
     request: Request, response: Response, who: Admin, body: StartRun
 ) -> dict[str, Any]:
+    refusal = run_date_refusal(body.date, request.app.state.settings, datetime.now(UTC))
+    if refusal is not None:
+        raise HTTPException(422, f"date: {refusal}")
     launch = await request.app.state.run_starter.start(body.date)
     if launch.state in (LaunchState.REFUSED, LaunchState.FAILED):
         response.status_code = 409 if launch.state is LaunchState.REFUSED else 422

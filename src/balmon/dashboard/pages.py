@@ -27,7 +27,7 @@ from balmon.dashboard.params import AnyDay, Day, Days, Notes, known_id, window_s
 from balmon.dashboard.resolution import resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
-from balmon.scheduling import Schedule
+from balmon.scheduling import Schedule, run_date_refusal
 from balmon.scheduling.alarms import problem_dates
 from balmon.scheduling.launcher import LaunchState
 from balmon.triage import cases_by_code
@@ -245,7 +245,7 @@ def runs(request: Request, who: Viewer) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items = queries.runs(c)
         schedulers = queries.schedulers(c)
-    today = datetime.now(UTC).date()
+    today = request.app.state.settings.schedule.today(datetime.now(UTC))
     return page(
         request,
         "runs.html",
@@ -259,13 +259,17 @@ def runs(request: Request, who: Viewer) -> HTMLResponse:
 
 @router.post("/runs")
 async def start_run(request: Request, who: Admin, date: Annotated[Day, Form()]) -> RedirectResponse:
+    response = RedirectResponse("/runs", status_code=303)
+    refusal = run_date_refusal(date, request.app.state.settings, datetime.now(UTC))
+    if refusal is not None:
+        flash.flash(request, response, f"No run started: {refusal}", good=False)
+        return response
     launch = await request.app.state.run_starter.start(date)
     good = launch.state in (
         LaunchState.RUNNING,
         LaunchState.COMPLETED,
         LaunchState.ALREADY_COMPLETED,
     )
-    response = RedirectResponse("/runs", status_code=303)
     flash.flash(request, response, launch.describe(), good=good)
     return response
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from balmon.scheduling.calendar import BusinessCalendar, Schedule
+from balmon.scheduling.calendar import BusinessCalendar, Schedule, run_date_refusal
 
-__all__ = ["BusinessCalendar", "Schedule"]
+__all__ = ["BusinessCalendar", "Schedule", "run_date_refusal"]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from balmon.config import Settings
 from balmon.config.settings import ScheduleSettings
 
 _WEEKEND = (5, 6)
@@ -89,3 +90,21 @@ class Schedule:
         """Whether `day`'s deadline has passed."""
         deadline = self.deadline_of(day)
         return deadline is not None and now >= deadline
+
+
+def run_date_refusal(day: date, settings: Settings, now: datetime) -> str | None:
+    """Why no run may verify `day`, or None when one may.
+
+    A date after today (in the schedule's time zone) has no balances yet, and a run for it
+    would become every page's latest date. A date older than retention keeps would be
+    archived and deleted by the next retention pass, so it is refused too."""
+    today = settings.schedule.today(now)
+    if day > today:
+        return (
+            f"{day} is after today ({today} in {settings.schedule.timezone}): "
+            "there are no balances for it yet"
+        )
+    oldest = today - timedelta(days=settings.retention.keep("verification_results"))
+    if day < oldest:
+        return f"{day} is older than retention keeps (retention.keep_days: from {oldest})"
+    return None
