@@ -244,10 +244,35 @@ def test_every_filter_form_works_as_it_loads_and_with_its_dates_emptied(
                 page.goto(base_url + path)
                 form = page.locator("form[method=get]").nth(index)
                 if emptied:
-                    for field in form.locator("input[type=date]").all():
+                    for field in form.locator("input[placeholder='YYYY-MM-DD']").all():
                         field.fill("")
                 status = _submit_status(page, form)
                 pressed.append((path, index, "emptied" if emptied else "as loaded", status))
     page.close()
     assert len(pressed) >= 10
     assert [p for p in pressed if p[3] != 200] == []
+
+
+def test_the_second_operator_to_resolve_a_case_is_told_and_keeps_the_draft(
+    browser: Browser, base_url: str
+) -> None:
+    first = browser.new_context().new_page()
+    second = browser.new_context().new_page()
+    _login(first, base_url, "operator")
+    _login(second, base_url, "admin")
+    first.goto(f"{base_url}/cases?date={DAY}&customer_id=T1")
+    first.locator("table a", has_text="T1").first.click()
+    case_url = first.url
+    second.goto(case_url)
+    second.get_by_label("Notes").fill("Core banking restarted at 06:10; balances fine since.")
+    first.get_by_label("Notes").fill("Bank fixed the timeout")
+    first.once("dialog", lambda d: d.accept())
+    first.get_by_role("button", name="Resolve case").click()
+    expect(first.get_by_test_id("status")).to_have_text("resolved")
+    expect(first.locator(".flash.good")).to_contain_text("resolved (4 attempts)")
+    second.once("dialog", lambda d: d.accept())
+    second.get_by_role("button", name="Resolve case").click()
+    expect(second.get_by_test_id("conflict")).to_contain_text("operator resolved this at")
+    expect(second.get_by_test_id("draft")).to_have_value(
+        "Core banking restarted at 06:10; balances fine since."
+    )

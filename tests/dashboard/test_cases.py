@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 from balmon.storage.schema import (
     alert_deliveries,
     alerts,
+    error_log_resolutions,
     error_logs,
     verification_results,
     verification_runs,
@@ -413,3 +414,72 @@ def test_an_empty_filter_field_means_any(as_role: Login) -> None:
     assert client.get("/api/errors?severity=&date=").status_code == 200
     assert client.get("/api/cases?severity=urgent").status_code == 422
     assert client.get("/api/cases?date=2026-02-30").status_code == 422
+
+
+def test_two_operators_resolving_one_case_the_second_is_told_and_keeps_the_draft(
+    as_role: Login,
+) -> None:
+    first, first_csrf = as_role("operator")
+    second, second_csrf = as_role("admin")
+    case_id = _case_id(first, "T1")
+    done = first.post(
+        f"/cases/{case_id}/resolve", data={"notes": "bank fixed", "csrf_token": first_csrf}
+    )
+    after = first.get(done.headers["location"]).text
+    assert f"Case {case_id} resolved (4 attempts)" in after and 'data-testid="next-case"' in after
+    late = second.post(
+        f"/cases/{case_id}/resolve", data={"notes": "my <long> draft", "csrf_token": second_csrf}
+    )
+    assert late.status_code == 409
+    assert "Not recorded:" in late.text and "operator resolved this at" in late.text
+    assert "my &lt;long&gt; draft</textarea>" in late.text
+    api = second.post(
+        f"/api/cases/{case_id}/resolve",
+        json={"notes": "again"},
+        headers={"X-CSRF-Token": second_csrf},
+    )
+    assert api.status_code == 409
+    case = first.get(f"/api/cases/{case_id}").json()
+    assert (case["resolved_by"], case["resolution_notes"]) == ("operator", "bank fixed")
+
+
+def test_a_resolved_error_is_not_resolved_again_on_the_api_or_the_page(
+    engine: Engine, as_role: Login
+) -> None:
+    client, csrf = as_role("operator")
+    headers = {"X-CSRF-Token": csrf}
+    assert (
+        client.post("/api/errors/1/resolve", json={"notes": "one"}, headers=headers).status_code
+        == 200
+    )
+    again = client.post("/api/errors/1/resolve", json={"notes": "two"}, headers=headers)
+    assert again.status_code == 409 and again.json()["detail"] == "the error: resolved already"
+    page = client.post("/errors/1/resolve", data={"notes": "three", "csrf_token": csrf})
+    assert page.status_code == 409 and "three</textarea>" in page.text
+    missing = client.post("/api/errors/999999/resolve", json={"notes": "x"}, headers=headers)
+    assert missing.status_code == 404
+    with engine.connect() as c:
+        row = c.execute(select(error_logs).where(error_logs.c.id == 1)).one()
+        history = c.execute(
+            select(error_log_resolutions).where(error_log_resolutions.c.error_log_id == 1)
+        ).all()
+    assert row.resolution_notes == "one" and len(history) == 1
+
+
+def test_bulk_resolve_of_errors_states_its_count_and_needs_a_date_or_customer(
+    as_role: Login,
+) -> None:
+    client, csrf = as_role("operator")
+    only_code = client.get("/errors?code=TIMEOUT").text
+    assert "Resolve all" not in only_code and 'data-testid="bulk-hint"' in only_code
+    refused = client.post(
+        "/api/errors/resolve?code=TIMEOUT", json={"notes": "x"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert refused.status_code == 422
+    dated = client.get(f"/errors?date={DAY}&code=TIMEOUT").text
+    assert 'data-confirm="Resolve 4 open errors matching these filters?"' in dated
+    assert "Resolve 4 errors</button>" in dated
+    done = client.post(
+        f"/errors/resolve?date={DAY}&code=TIMEOUT", data={"notes": "ok", "csrf_token": csrf}
+    )
+    assert "4 errors resolved" in client.get(done.headers["location"]).text

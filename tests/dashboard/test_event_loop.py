@@ -29,7 +29,7 @@ def _get_paths(app: FastAPI) -> list[str]:
         for route in _api_routes(list(app.routes))
         if "GET" in route.methods
     ]
-    return sorted(set(paths)) + ["/no-such-page", "/cases?severity=bogus", "/api/cases?x=1"]
+    return [*sorted(set(paths)), "/no-such-page", "/cases?severity=bogus", "/api/cases?x=1"]
 
 
 def test_no_database_call_runs_on_the_event_loop(

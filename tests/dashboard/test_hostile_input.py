@@ -108,7 +108,8 @@ def test_a_link_cannot_put_its_own_text_in_a_banner(as_role: Login) -> None:
 def test_the_servers_own_messages_show_once(as_role: Login) -> None:
     client, csrf = as_role("operator")
     done = client.post(
-        "/errors/resolve?code=TIMEOUT", data={"notes": "API restarted", "csrf_token": csrf}
+        f"/errors/resolve?date={DAY}&code=TIMEOUT",
+        data={"notes": "API restarted", "csrf_token": csrf},
     )
     assert done.status_code == 303 and "message" not in done.headers["location"]
     first = client.get(done.headers["location"])

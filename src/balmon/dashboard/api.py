@@ -28,7 +28,7 @@ from balmon.dashboard.params import (
     window_start,
 )
 from balmon.dashboard.queries import ErrorFilter
-from balmon.dashboard.resolution import resolve, resolve_matching
+from balmon.dashboard.resolution import Outcome, resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
 from balmon.scheduling import run_date_refusal
 from balmon.scheduling.launcher import LaunchState
@@ -165,26 +165,34 @@ class ResolveBody(BaseModel):
 @router.post(
     "/errors/{error_id}/resolve",
     response_model=models.AttemptResolved,
-    responses=models.problems(404),
+    responses=models.problems(404, 409),
 )
 def resolve_error(
     request: Request, who: Operator, error_id: int, body: ResolveBody
 ) -> dict[str, Any]:
-    if not resolve(
+    """Resolve one open attempt; 409 when it is resolved already (its resolution stays)."""
+    outcome = resolve(
         engine_of(request),
         known_id(error_id, "error"),
         notes=body.notes,
         actor=who.name,
         now=datetime.now(UTC),
-    ):
-        raise HTTPException(404, "no such error")
+    )
+    if outcome is not Outcome.RESOLVED:
+        raise HTTPException(404 if outcome is Outcome.MISSING else 409, f"the error: {outcome}")
     return {"id": error_id, "resolved": True}
+
+
+def require_bulk_scope(f: ErrorFilter) -> None:
+    """A bulk resolve covers a date or a customer, never every date of a code."""
+    if f.date is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs a date or a customer_id filter")
 
 
 @router.post("/errors/resolve", response_model=models.ResolvedCount)
 def resolve_errors(request: Request, who: Operator, f: Filter, body: ResolveBody) -> dict[str, Any]:
-    if f.date is None and f.code is None and f.customer_id is None:
-        raise HTTPException(422, "a bulk resolve needs at least a date, code or customer_id filter")
+    """Resolve every open attempt the filter matches; a date or customer is required."""
+    require_bulk_scope(f)
     count = resolve_matching(
         engine_of(request), f, notes=body.notes, actor=who.name, now=datetime.now(UTC)
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, default_day, engine_of
+from balmon.dashboard.auth import Principal
 from balmon.dashboard.case_api import CaseQuery, full_case, resolve_bulk
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
@@ -59,9 +60,34 @@ def _open_only(f: CaseFilter) -> CaseFilter:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case(request: Request, who: Viewer, case_id: int) -> HTMLResponse:
+    return _case_page(request, who, case_id)
+
+
+def _case_page(
+    request: Request, who: Principal, case_id: int, status: int = 200, draft: str | None = None
+) -> HTMLResponse:
     item = full_case(request, case_id)
     regression = describe_regression(item["regression_of"]) if item["regression_of"] else None
-    return page(request, "case.html", who, k=item, regression=regression, active="cases")
+    following = _next_open(request, item) if item["resolved"] else None
+    return page(
+        request,
+        "case.html",
+        who,
+        status,
+        k=item,
+        regression=regression,
+        draft=draft,
+        next_case=following,
+        active="cases",
+    )
+
+
+def _next_open(request: Request, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The open case the work queue of the same date lists first: where to go next."""
+    day = date.fromisoformat(item["business_date"])
+    with engine_of(request).connect() as c:
+        first, _ = list_cases(c, CaseFilter(day=day, resolved=False, page_size=1))
+    return first[0] if first else None
 
 
 @router.post("/cases/resolve")
@@ -75,10 +101,10 @@ def resolve_all(
     return response
 
 
-@router.post("/cases/{case_id}/resolve")
+@router.post("/cases/{case_id}/resolve", response_model=None)
 def resolve(
     request: Request, who: Operator, case_id: int, notes: Annotated[Notes, Form()]
-) -> RedirectResponse:
+) -> Response:
     done = resolve_case(
         engine_of(request),
         known_id(case_id, "case"),
@@ -88,4 +114,10 @@ def resolve(
     )
     if done is None:
         raise HTTPException(404, "no such case")
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+    if done == 0:
+        # Another operator resolved it meanwhile: say so, and give the draft back.
+        return _case_page(request, who, case_id, status=409, draft=notes)
+    response = RedirectResponse(f"/cases/{case_id}", status_code=303)
+    noun = "attempt" if done == 1 else "attempts"
+    flash.flash(request, response, f"Case {case_id} resolved ({done} {noun})", good=True)
+    return response

@@ -21,10 +21,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from balmon.alerts import outbox
 from balmon.dashboard import assets, auth, flash, queries
-from balmon.dashboard.api import Admin, Filter, Operator, Viewer, default_day, engine_of
+from balmon.dashboard.api import (
+    Admin,
+    Filter,
+    Operator,
+    Viewer,
+    default_day,
+    engine_of,
+    require_bulk_scope,
+)
 from balmon.dashboard.auth import Principal, Role
 from balmon.dashboard.params import AnyDay, Day, Days, Notes, known_id, window_start
-from balmon.dashboard.resolution import resolve, resolve_matching
+from balmon.dashboard.resolution import Outcome, open_count, resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
 from balmon.scheduling import Schedule, run_date_refusal
@@ -174,6 +182,7 @@ def top(
 def errors(request: Request, who: Viewer, f: Filter) -> HTMLResponse:
     with engine_of(request).connect() as c:
         items, total = queries.list_errors(c, f, with_trace=False)
+        bulk = open_count(c, f) if f.date is not None or f.customer_id else 0
     params = {k: v for k, v in request.query_params.items() if k != "page"}
     pages = max(1, -(-total // f.page_size))
     return page(
@@ -187,6 +196,7 @@ def errors(request: Request, who: Viewer, f: Filter) -> HTMLResponse:
         codes=CODES,
         query=urlencode(params),
         filters=params,
+        bulk=bulk,
         active="errors",
     )
 
@@ -198,41 +208,53 @@ def bulk_resolve(
     f: Filter,
     notes: Annotated[Notes, Form()],
 ) -> RedirectResponse:
-    if f.date is None and f.code is None and f.customer_id is None:
-        raise HTTPException(422, "a bulk resolve needs a date, code or customer filter")
+    require_bulk_scope(f)
     count = resolve_matching(
         engine_of(request), f, notes=notes, actor=who.name, now=datetime.now(UTC)
     )
     response = RedirectResponse(f"/errors?{urlencode(request.query_params)}", status_code=303)
-    flash.flash(request, response, f"{count} errors resolved", good=True)
+    noun = "error" if count == 1 else "errors"
+    flash.flash(request, response, f"{count:,} {noun} resolved", good=True)
     return response
 
 
 @router.get("/errors/{error_id}", response_class=HTMLResponse)
 def error_detail(request: Request, who: Viewer, error_id: int) -> HTMLResponse:
+    return _error_page(request, who, error_id)
+
+
+def _error_page(
+    request: Request, who: Principal, error_id: int, status: int = 200, draft: str | None = None
+) -> HTMLResponse:
     with engine_of(request).connect() as c:
         item = queries.error_detail(c, known_id(error_id, "error"), with_trace=who.can(Role.ADMIN))
     if item is None:
         raise HTTPException(404, "no such error")
-    return page(request, "error.html", who, e=item, active="errors")
+    return page(request, "error.html", who, status, e=item, draft=draft, active="errors")
 
 
-@router.post("/errors/{error_id}/resolve")
+@router.post("/errors/{error_id}/resolve", response_model=None)
 def resolve_one(
     request: Request,
     who: Operator,
     error_id: int,
     notes: Annotated[Notes, Form()],
-) -> RedirectResponse:
-    if not resolve(
+) -> Response:
+    outcome = resolve(
         engine_of(request),
         known_id(error_id, "error"),
         notes=notes,
         actor=who.name,
         now=datetime.now(UTC),
-    ):
+    )
+    if outcome is Outcome.MISSING:
         raise HTTPException(404, "no such error")
-    return RedirectResponse(f"/errors/{error_id}", status_code=303)
+    if outcome is Outcome.ALREADY:
+        # Another operator resolved it meanwhile: say so, and give the draft back.
+        return _error_page(request, who, error_id, status=409, draft=notes)
+    response = RedirectResponse(f"/errors/{error_id}", status_code=303)
+    flash.flash(request, response, f"Error {error_id} resolved", good=True)
+    return response
 
 
 @router.get("/codes", response_class=HTMLResponse)
