@@ -7,6 +7,8 @@ idempotent: a text cut where it is made passes unchanged where it is written.
 
 from __future__ import annotations
 
+import unicodedata
+
 CUSTOMER_ID = 50  # verification_results / error_logs / alerts .customer_id
 MESSAGE = 500  # error_logs.error_message: one failed attempt, in a sentence
 TRACE = 8000  # error_logs.stack_trace: the most recent part of the traceback
@@ -28,3 +30,20 @@ def clip(text: str, limit: int) -> str:
 def clip_start(text: str, limit: int) -> str:
     """`text` keeping its last `limit` characters (a traceback's newest frames matter most)."""
     return text if len(text) <= limit else ELLIPSIS + "\n" + text[-limit:]
+
+
+# Characters no customer id may hold: controls (newline, NUL...), format and unassigned ones,
+# line and paragraph separators. "." and ".." are refused too: as a URL path segment they
+# would address another resource of the bank.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def unsafe_customer_id(customer_id: str) -> str | None:
+    """Why `customer_id` cannot be sent to the bank (the customer file refuses it), or None."""
+    if len(customer_id) > CUSTOMER_ID:
+        return f"customer_id longer than {CUSTOMER_ID}"
+    if customer_id in (".", ".."):
+        return "customer_id is '.' or '..'"
+    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in customer_id):
+        return "customer_id holds a control character"
+    return None

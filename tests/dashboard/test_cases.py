@@ -483,3 +483,55 @@ def test_bulk_resolve_of_errors_states_its_count_and_needs_a_date_or_customer(
         f"/errors/resolve?date={DAY}&code=TIMEOUT", data={"notes": "ok", "csrf_token": csrf}
     )
     assert "4 errors resolved" in client.get(done.headers["location"]).text
+
+
+def test_silences_are_listed_and_ended_on_their_page(as_role: Login) -> None:
+    operator, csrf = as_role("operator")
+    viewer, _ = as_role("viewer")
+    headers = {"X-CSRF-Token": csrf}
+    made = operator.post(
+        "/api/silences", json={"customer_id": "T1", "reason": "migration"}, headers=headers
+    ).json()["id"]
+    shown = viewer.get("/silences").text
+    assert "1 in force" in shown and "migration" in shown and "no end" in shown
+    assert "End now" not in shown  # a viewer cannot end it
+    page = operator.get("/silences").text
+    assert f'action="/silences/{made}/expire"' in page and "data-confirm=" in page
+    ended = operator.post(f"/silences/{made}/expire", data={"csrf_token": csrf})
+    after = operator.get(ended.headers["location"]).text
+    assert f"silence {made} ended" in after and "0 in force" in after
+    again = operator.post(f"/silences/{made}/expire", data={"csrf_token": csrf})
+    assert "is not in force" in operator.get(again.headers["location"]).text
+    assert 'href="/silences"' in viewer.get("/cases").text  # in the navigation
+
+
+def test_a_silence_of_a_code_for_every_customer_without_end_asks_first(as_role: Login) -> None:
+    operator, csrf = as_role("operator")
+    case_id = _case_id(operator, "T1")
+    form = {"scope": "code", "customer_id": "T1", "error_code": "TIMEOUT"}
+    form |= {"reason": "bank maintenance", "expires": "", "csrf_token": csrf}
+    asked = operator.post(f"/cases/{case_id}/silence", data=form)
+    assert asked.status_code == 200
+    assert "every TIMEOUT alert, for any customer" in asked.text
+    assert operator.get("/api/silences").json()["items"] == []  # nothing recorded yet
+    done = operator.post(f"/cases/{case_id}/silence", data=form | {"confirmed": "yes"})
+    assert done.status_code == 303
+    silenced = operator.get("/api/silences").json()["items"]
+    assert [(s["customer_id"], s["error_code"]) for s in silenced] == [(None, "TIMEOUT")]
+    dated = operator.post(
+        f"/cases/{case_id}/silence", data=form | {"expires": "2999-01-01", "scope": "both"}
+    )
+    assert dated.status_code == 303  # bounded or narrower: no extra step
+
+
+@pytest.mark.parametrize("customer", ["C0000205 ", "C1\n", "\u202eC1", " C1", "."])
+def test_a_silence_for_an_id_the_customer_file_refuses_is_422(
+    as_role: Login, customer: str
+) -> None:
+    operator, csrf = as_role("operator")
+    answer = operator.post(
+        "/api/silences",
+        json={"customer_id": customer, "reason": "r"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert answer.status_code == 422 and "customer" in answer.json()["detail"]

@@ -85,8 +85,21 @@ def test_a_silence_needs_a_target_and_a_reason(engine: Engine) -> None:
         engine, silences.NewSilence(None, "NULL_BALANCE", "vendor bug"), actor="ops", now=now
     )
     with engine.connect() as c:
-        assert silences.silence_for(c, "ANY", "NULL_BALANCE", now) == code_wide
-        assert silences.silence_for(c, "ANY", "TIMEOUT", now) is None
+        in_force = c.scalars(
+            select(silences_table.c.id).where(
+                silences.active_at(now), silences.covering("ANY", "NULL_BALANCE")
+            )
+        ).all()
+        other = c.scalars(
+            select(silences_table.c.id).where(
+                silences.active_at(now), silences.covering("ANY", "TIMEOUT")
+            )
+        ).all()
+    assert (in_force, other) == ([code_wide], [])
+    for never in ("C0000205 ", " C1", "C1\n", "\u202eC1", "C\x001", ".", "x" * 51):
+        with pytest.raises(UserError, match="customer"):
+            silences.add(engine, silences.NewSilence(never, None, "r"), actor="ops", now=now)
+    assert silences.add(engine, silences.NewSilence("%", None, "r"), actor="ops", now=now)
 
 
 def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -31,8 +31,6 @@ from balmon.dashboard.security import LoginThrottle, RequireRole, security_heade
 from balmon.errors import LoginRequired
 from balmon.scheduling.launcher import Launch, RunLauncher
 
-PUBLIC_PATHS = frozenset({"/healthz", "/login", "/static"})
-
 
 class RunStarter(Protocol):
     async def start(self, day: date) -> Launch:

@@ -107,9 +107,7 @@ AnySeverity = Annotated[
     str | None,
     BeforeValidator(_blank_is_none),
     AfterValidator(_severity),
-    WithJsonSchema(
-        {"type": "string", "enum": ["", *SEVERITIES, *(s.lower() for s in SEVERITIES)]}
-    ),
+    WithJsonSchema({"type": "string", "enum": ["", *SEVERITIES, *(s.lower() for s in SEVERITIES)]}),
 ]
 # Resolution notes: an audit record, so never empty or only spaces.
 Notes = Annotated[

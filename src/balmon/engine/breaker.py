@@ -23,7 +23,6 @@ class CircuitBreaker:
         self._enabled = enabled
         self.opened_at: float | None = None
         self._next_probe = 0.0
-        self.times_opened = 0
 
     @property
     def is_open(self) -> bool:
@@ -41,7 +40,6 @@ class CircuitBreaker:
         if len(self._window) == self._window.maxlen and 2 * sum(self._window) > len(self._window):
             self.opened_at = now
             self._next_probe = now + self._probe_interval
-            self.times_opened += 1
 
     def _close(self) -> None:
         self.opened_at = None

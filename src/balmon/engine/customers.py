@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import unicodedata
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,21 +84,8 @@ class SeenIds:
         self._slots = bigger
 
 
-# Characters no customer id may hold: controls (newline, NUL...), format and unassigned ones,
-# line and paragraph separators. "." and ".." are refused too: as a URL path segment they
-# would address another resource of the bank.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def unsafe_id(customer_id: str) -> str | None:
-    """Why `customer_id` cannot be sent to the bank, or None when it can."""
-    if len(customer_id) > limits.CUSTOMER_ID:
-        return f"customer_id longer than {limits.CUSTOMER_ID}"
-    if customer_id in (".", ".."):
-        return "customer_id is '.' or '..'"
-    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in customer_id):
-        return "customer_id holds a control character"
-    return None
+# The file's rule for an id, shared with whatever else names customers (silences).
+unsafe_id = limits.unsafe_customer_id
 
 
 def _parse_min(raw: str | None, default: Decimal) -> Decimal | str:

@@ -69,7 +69,6 @@ class BatchWriter:
         # A further check at the start of every commit, after the lease's: a Celery worker's
         # hold on its chunk (`scaleout.chunks.hold`).
         self._guard = guard
-        self.committed_results = 0
         # This writer session's hash chains (`balmon.audit`): its own segment per table, so
         # no other writer ever contends for their tails.
         segment = run_segment(run_id)
@@ -173,7 +172,6 @@ class BatchWriter:
         # were (and the run stops).
         for name, tail in tails.items():
             self._chains[name].advance(tail)
-        self.committed_results += len(batch.results)
 
     def _write(self, connection: Connection, batch: _Batch) -> dict[str, tuple[int, str]]:
         tails = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
 
+from balmon import limits
 from balmon.errors import UserError
 from balmon.storage.schema import silences
 
@@ -51,6 +52,8 @@ def add(engine: Engine, silence: NewSilence, *, actor: str, now: datetime) -> in
         raise UserError("a silence needs a customer, an error code, or both")
     if not silence.reason.strip():
         raise UserError("a silence needs a reason")
+    if silence.customer_id:
+        _check_customer_id(silence.customer_id)
     if silence.expires_at is not None and silence.expires_at <= now:
         raise UserError("the expiry is in the past")
     with engine.begin() as c:
@@ -66,6 +69,18 @@ def add(engine: Engine, silence: NewSilence, *, actor: str, now: datetime) -> in
         ).inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def _check_customer_id(customer_id: str) -> None:
+    """A silence that names a customer the customer file would never hold matches nothing."""
+    if customer_id != customer_id.strip():
+        raise UserError(
+            "customer_id has spaces at its start or end: the customer file strips them, "
+            "so this silence would never match"
+        )
+    problem = limits.unsafe_customer_id(customer_id)
+    if problem is not None:
+        raise UserError(f"{problem}: the customer file refuses such an id")
 
 
 def expire(engine: Engine, silence_id: int, *, actor: str, now: datetime) -> bool:
@@ -101,10 +116,3 @@ def listing(c: Connection, *, now: datetime, active_only: bool) -> list[dict[str
     if active_only:
         query = query.where(active_at(now))
     return [item(r, now) for r in c.execute(query)]
-
-
-def silence_for(c: Connection, customer_id: str, code: str, now: datetime) -> int | None:
-    """The id of a silence in force for this customer and code, if any."""
-    query = select(S.id).where(active_at(now), covering(customer_id, code)).order_by(S.id)
-    found: int | None = c.scalar(query.limit(1))
-    return found
