@@ -49,9 +49,19 @@ def anonymous(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
+def login_data(client: TestClient, **fields: str) -> dict[str, str]:
+    """The login form's fields as a browser sends them: `fields` plus the form's login CSRF
+    token (the form sets the matching cookie on `client`)."""
+    form = client.get("/login")
+    match = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+    assert match, form.text
+    return {**fields, "login_csrf": match.group(1)}
+
+
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     """Log in through the form; returns the CSRF token of the new session."""
-    response = client.post("/login", data={"username": name, "password": password, "next": "/"})
+    data = login_data(client, username=name, password=password, next="/")
+    response = client.post("/login", data=data)
     assert response.status_code == 303, response.text
     page = client.get("/codes")
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

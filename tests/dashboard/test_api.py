@@ -18,7 +18,7 @@ from balmon.dashboard.auth import Role, create_token, revoke_token
 from balmon.dashboard.security import RequireRole
 from balmon.scheduling.launcher import LaunchState
 from balmon.storage.schema import error_log_resolutions, error_logs, sessions
-from tests.dashboard.conftest import RecordingStarter, log_in
+from tests.dashboard.conftest import RecordingStarter, log_in, login_data
 from tests.dashboard.seed import DAY, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
@@ -280,14 +280,20 @@ def test_idle_sessions_expire(engine: Engine, anonymous: TestClient) -> None:
 def test_login_is_rate_limited_and_cookies_are_locked_down(anonymous: TestClient) -> None:
     for _ in range(5):
         assert (
-            anonymous.post("/login", data={"username": "viewer", "password": "wrong"}).status_code
+            anonymous.post(
+                "/login", data=login_data(anonymous, **{"username": "viewer", "password": "wrong"})
+            ).status_code
             == 200
         )
     blocked = anonymous.post(
-        "/login", data={"username": "viewer", "password": "correct horse battery"}
+        "/login",
+        data=login_data(anonymous, **{"username": "viewer", "password": "correct horse battery"}),
     )
     assert blocked.status_code == 429
-    ok = anonymous.post("/login", data={"username": "admin", "password": "correct horse battery"})
+    ok = anonymous.post(
+        "/login",
+        data=login_data(anonymous, **{"username": "admin", "password": "correct horse battery"}),
+    )
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
 
@@ -307,7 +313,9 @@ def test_headers_escaping_and_no_open_redirect(as_role: Login, anonymous: TestCl
     )
     response = anonymous.post(
         "/login",
-        data={"username": "admin", "password": "correct horse battery", "next": "//evil.example/"},
+        data=login_data(
+            anonymous, username="admin", password="correct horse battery", next="//evil.example/"
+        ),
     )
     assert response.headers["location"] == "/"
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert
 
 from balmon.dashboard.security import LoginThrottle
 from balmon.storage.schema import error_logs
+from tests.dashboard.conftest import log_in, login_data
 from tests.dashboard.seed import DAY, START, XSS_ID
 
 Login = Callable[[str], tuple[TestClient, str]]
@@ -124,13 +125,15 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_login_throttle(
     for n in range(5):
         forged = {"X-Forwarded-For": f"203.0.113.{n}"}
         wrong = anonymous.post(
-            "/login", data={"username": "viewer", "password": "guess"}, headers=forged
+            "/login",
+            data=login_data(anonymous, username="viewer", password="guess"),
+            headers=forged,
         )
         assert wrong.status_code == 200
     elsewhere = {"X-Forwarded-For": "198.51.100.7"}
     blocked = anonymous.post(
         "/login",
-        data={"username": "viewer", "password": "correct horse battery"},
+        data=login_data(anonymous, username="viewer", password="correct horse battery"),
         headers=elsewhere,
     )
     assert blocked.status_code == 429  # per user, wherever the attempts seem to come from
@@ -138,7 +141,9 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_login_throttle(
 
 def test_many_users_guessed_from_one_address_are_throttled_too(anonymous: TestClient) -> None:
     statuses = [
-        anonymous.post("/login", data={"username": f"user{n}", "password": "guess"}).status_code
+        anonymous.post(
+            "/login", data=login_data(anonymous, username=f"user{n}", password="guess")
+        ).status_code
         for n in range(21)
     ]
     assert statuses[:20] == [200] * 20 and statuses[20] == 429
@@ -212,3 +217,31 @@ def test_looking_up_unknown_names_does_not_grow_the_login_throttle() -> None:
     for n in range(1000):
         assert not throttle.blocked(f"guess{n}", "203.0.113.9")
     assert throttle._failures == {}
+
+
+def test_a_foreign_page_cannot_log_a_browser_in_as_someone_else(anonymous: TestClient) -> None:
+    """Login CSRF: a foreign page posts the login form with the attacker's password. It has
+    neither the form's token nor its cookie, so no session is opened."""
+    forged = {"username": "viewer", "password": "correct horse battery", "next": "/"}
+    refused = anonymous.post("/login", data=forged)
+    assert refused.status_code == 403 and "balmon_session" not in refused.headers.get(
+        "set-cookie", ""
+    )
+    assert "came from another site" in refused.text
+    # The token of another browser's form does not help either: it must match this cookie.
+    with TestClient(anonymous.app, follow_redirects=False) as other:
+        stolen = login_data(other, **forged)["login_csrf"]
+    anonymous.cookies.clear()
+    again = anonymous.post("/login", data={**forged, "login_csrf": stolen})
+    assert again.status_code == 403
+    assert anonymous.post("/login", data=login_data(anonymous, **forged)).status_code == 303
+
+
+def test_logging_in_again_ends_the_old_session(anonymous: TestClient) -> None:
+    log_in(anonymous, "viewer")
+    old = anonymous.cookies.get("balmon_session")
+    log_in(anonymous, "admin")
+    assert anonymous.get("/api/runs").status_code == 200  # the new session works
+    with TestClient(anonymous.app, follow_redirects=False) as thief:
+        thief.cookies.set("balmon_session", old or "")
+        assert thief.get("/api/runs").status_code == 401

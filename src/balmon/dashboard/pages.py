@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +43,7 @@ from balmon.scheduling.launcher import LaunchState
 from balmon.triage import cases_by_code
 
 router = APIRouter()
+LOGIN_CSRF_COOKIE = "balmon_login_csrf"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["static_url"] = assets.static_url
 
@@ -70,7 +73,27 @@ def _alerting_trouble(request: Request) -> dict[str, int] | None:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/cases") -> HTMLResponse:
-    return page(request, "login.html", None, next=_safe_next(next), error=None)
+    return _login_page(request, next, None)
+
+
+def _login_page(request: Request, next: str, error: str | None, status: int = 200) -> HTMLResponse:
+    """The login form with a fresh login CSRF token, in a cookie and in the form: a foreign
+    page can post the form but cannot read or set the cookie, so it cannot log a victim's
+    browser in as somebody else (login CSRF)."""
+    token = secrets.token_urlsafe(24)
+    response = page(
+        request, "login.html", None, status, next=_safe_next(next), error=error, login_csrf=token
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
 
 
 def _safe_next(target: str) -> str:
@@ -84,25 +107,27 @@ def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/cases",
+    login_csrf: Annotated[str, Form()] = "",
 ) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not login_csrf or not hmac.compare_digest(cookie.encode(), login_csrf.encode()):
+        error = "The login form had expired or came from another site; log in again."
+        return _login_page(request, next, error, status=403)
     throttle = request.app.state.throttle
     address = request.client.host if request.client else "-"
     if throttle.blocked(username, address):
-        return page(
-            request,
-            "login.html",
-            None,
-            next=_safe_next(next),
-            error="Too many failed attempts; wait a few minutes.",
-            status=429,
-        )
+        error = "Too many failed attempts; wait a few minutes."
+        return _login_page(request, next, error, status=429)
     user = auth.authenticate(engine_of(request), username, password, datetime.now(UTC))
     if user is None:
         throttle.failed(username, address)
-        return page(
-            request, "login.html", None, next=_safe_next(next), error="Wrong user name or password."
-        )
+        return _login_page(request, next, "Wrong user name or password.")
     throttle.succeeded(username, address)
+    # A new session replaces the browser's old one, which ends here (no two live sessions
+    # for one browser, and no session fixed before the login survives it).
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        auth.end_session(engine_of(request), auth.digest(old), datetime.now(UTC))
     session_id = auth.open_session(engine_of(request), user.id, datetime.now(UTC))
     response = RedirectResponse(_safe_next(next), status_code=303)
     # The scheme is the proxy's X-Forwarded-Proto only from `dashboard.trusted_proxies`.
@@ -110,6 +135,7 @@ def login(
     response.set_cookie(
         SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=secure, path="/"
     )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
