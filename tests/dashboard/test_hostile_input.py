@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert
 
 from balmon.dashboard.security import LoginThrottle
 from balmon.storage.schema import error_logs
+from tests.conftest import on_backends
 from tests.dashboard.conftest import log_in, login_data
 from tests.dashboard.seed import DAY, START, XSS_ID
 
@@ -245,3 +246,26 @@ def test_logging_in_again_ends_the_old_session(anonymous: TestClient) -> None:
     with TestClient(anonymous.app, follow_redirects=False) as thief:
         thief.cookies.set("balmon_session", old or "")
         assert thief.get("/api/runs").status_code == 401
+
+
+@on_backends("sqlite", "postgresql")
+def test_a_nul_character_in_any_text_is_422_on_every_database(
+    anonymous: TestClient, as_role: Login
+) -> None:
+    """PostgreSQL refuses a NUL in any text (a 500 unless refused first); SQLite would store it."""
+    client, csrf = as_role("operator")
+    headers = {"X-CSRF-Token": csrf}
+    nul = "fixed\x00 it"
+    answers = [
+        client.post("/api/cases/1/resolve", json={"notes": nul}, headers=headers),
+        client.post("/api/errors/1/resolve", json={"notes": nul}, headers=headers),
+        client.post(f"/api/errors/resolve?date={DAY}", json={"notes": nul}, headers=headers),
+        client.post("/api/silences", json={"customer_id": "T1", "reason": nul}, headers=headers),
+        client.post("/errors/1/resolve", data={"notes": nul, "csrf_token": csrf}),
+        client.get("/api/cases?customer_id=T%001"),
+    ]
+    assert [a.status_code for a in answers] == [422] * len(answers)
+    login = anonymous.post(
+        "/login", data=login_data(anonymous, username="view\x00er", password="x\x00")
+    )
+    assert login.status_code == 200 and "Wrong user name or password." in login.text

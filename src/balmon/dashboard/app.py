@@ -27,6 +27,7 @@ from balmon.dashboard import (
     silence_routes,
 )
 from balmon.dashboard.auth import Principal, Role, warm_up
+from balmon.dashboard.methods import HttpMethods
 from balmon.dashboard.security import LoginThrottle, RequireRole, security_headers
 from balmon.errors import LoginRequired
 from balmon.scheduling.launcher import Launch, RunLauncher
@@ -86,6 +87,7 @@ def create_app(
     )
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/metrics", metrics_route, methods=["GET"], include_in_schema=False)
+    app.add_middleware(HttpMethods, routes=app.router.routes)
     return app
 
 

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from balmon import limits
 from balmon.errors import UserError
 from balmon.storage.schema import api_tokens, sessions, users
 
@@ -112,8 +113,12 @@ def list_users(engine: Engine) -> list[Any]:
 
 def authenticate(engine: Engine, name: str, password: str, now: datetime) -> Any | None:
     """The user row when the password matches an enabled user, else None."""
-    with engine.connect() as c:
-        user = c.execute(select(users).where(users.c.username == name)).first()
+    user = None
+    # A name no user can have (PostgreSQL refuses a NUL in any text) is an unknown user,
+    # verified against the dummy hash all the same so it is not answered faster.
+    if "\x00" not in name and len(name) <= limits.ACTOR:
+        with engine.connect() as c:
+            user = c.execute(select(users).where(users.c.username == name)).first()
     try:
         _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
