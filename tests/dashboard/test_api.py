@@ -17,7 +17,12 @@ from sqlalchemy import Engine, insert, select, update
 from balmon.dashboard.auth import Role, create_token, revoke_token
 from balmon.dashboard.security import RequireRole
 from balmon.scheduling.launcher import LaunchState
-from balmon.storage.schema import error_log_resolutions, error_logs, sessions
+from balmon.storage.schema import (
+    error_log_resolutions,
+    error_logs,
+    sessions,
+    verification_runs,
+)
 from tests.dashboard.conftest import RecordingStarter, log_in, login_data
 from tests.dashboard.seed import DAY, XSS_ID
 
@@ -429,3 +434,26 @@ def test_an_attempt_with_only_the_required_fields_is_listed_and_shown(
     ]
     assert shown.status_code == 200 and shown.json()["business_date"] is None
     assert viewer.get(f"/errors/{key[0]}").status_code == 200
+
+
+def test_runs_come_a_page_at_a_time_on_the_api_and_the_page(engine: Engine, as_role: Login) -> None:
+    with engine.begin() as c:
+        template = c.execute(select(verification_runs)).first()
+        assert template is not None
+        row = {k: v for k, v in template._mapping.items() if k != "id"}
+        for n in range(1, 131):
+            c.execute(
+                insert(verification_runs).values(
+                    row | {"business_date": date(2025, 1, 1) + timedelta(days=n)}
+                )
+            )
+    client, _ = as_role("viewer")
+    first = client.get("/api/runs").json()
+    assert first["total"] >= 131 and len(first["items"]) == 100 and first["page"] == 1
+    rest = client.get("/api/runs?page=2").json()["items"]
+    assert len(rest) == first["total"] - 100
+    assert {r["id"] for r in rest}.isdisjoint(r["id"] for r in first["items"])
+    assert max(r["id"] for r in rest) < min(r["id"] for r in first["items"])
+    page = client.get("/runs?page=2").text
+    assert "page 2 of 2" in page and "&larr; newer" in page
+    assert client.get("/api/runs?page=0").status_code == 422

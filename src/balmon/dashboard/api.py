@@ -237,9 +237,17 @@ def top_customers(
 
 
 @router.get("/runs", response_model=models.Runs)
-def runs(request: Request, who: Viewer) -> dict[str, Any]:
+def runs(
+    request: Request,
+    who: Viewer,
+    page: Page = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Runs, newest first, a page at a time."""
     with engine_of(request).connect() as c:
-        return {"items": queries.runs(c)}
+        items = queries.runs(c, page, page_size)
+        total = queries.run_count(c)
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 class StartRun(BaseModel):

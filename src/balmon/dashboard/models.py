@@ -285,6 +285,9 @@ class Run(RunInfo):
 
 class Runs(Model):
     items: list[Run]
+    total: int
+    page: int
+    page_size: int
 
 
 class Launched(Model):

@@ -33,7 +33,7 @@ from balmon.dashboard.api import (
     require_bulk_scope,
 )
 from balmon.dashboard.auth import Principal, Role
-from balmon.dashboard.params import AnyDay, Day, Days, Notes, known_id, window_start
+from balmon.dashboard.params import AnyDay, Day, Days, Notes, Page, known_id, window_start
 from balmon.dashboard.resolution import Outcome, open_count, resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
@@ -44,6 +44,7 @@ from balmon.triage import cases_by_code
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "balmon_login_csrf"
+RUNS_PER_PAGE = 100
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["static_url"] = assets.static_url
 
@@ -289,9 +290,12 @@ def codes(request: Request, who: Viewer) -> HTMLResponse:
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs(request: Request, who: Viewer) -> HTMLResponse:
+def runs(
+    request: Request, who: Viewer, page_no: Annotated[Page, Query(alias="page")] = 1
+) -> HTMLResponse:
     with engine_of(request).connect() as c:
-        items = queries.runs(c)
+        items = queries.runs(c, page_no, RUNS_PER_PAGE)
+        total = queries.run_count(c)
         schedulers = queries.schedulers(c)
     today = request.app.state.settings.schedule.today(datetime.now(UTC))
     return page(
@@ -301,6 +305,9 @@ def runs(request: Request, who: Viewer) -> HTMLResponse:
         items=items,
         today=today,
         schedulers=schedulers,
+        page_no=page_no,
+        pages=max(1, -(-total // RUNS_PER_PAGE)),
+        total=total,
         active="runs",
     )
 

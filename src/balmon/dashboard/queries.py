@@ -254,8 +254,14 @@ def top_customers(c: Connection, *, n: int, start: date, end: date) -> list[dict
     ]
 
 
-def runs(c: Connection, limit: int = 100) -> list[dict[str, Any]]:
-    rows = c.execute(select(verification_runs).order_by(RUN.id.desc()).limit(limit)).all()
+def run_count(c: Connection) -> int:
+    return int(c.scalar(select(func.count()).select_from(verification_runs)) or 0)
+
+
+def runs(c: Connection, page: int = 1, page_size: int = 100) -> list[dict[str, Any]]:
+    """One page of runs, newest first."""
+    query = select(verification_runs).order_by(RUN.id.desc())
+    rows = c.execute(query.limit(page_size).offset((page - 1) * page_size)).all()
     distributed = run_chunks.of_runs(c, [r.id for r in rows])
     return [
         {
