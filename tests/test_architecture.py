@@ -96,3 +96,14 @@ def test_each_diagram_picture_matches_its_source() -> None:
         drawn = set(re.findall(r"<title>(\w+)</title>", picture.read_text()))
         assert nodes and nodes <= drawn, f"{picture.name} is older than {source.name}"
         assert f"]({picture.relative_to(ROOT / 'docs').as_posix()})" in DOC.read_text()
+
+
+def test_the_layers_diagram_names_every_package() -> None:
+    """Each box's first line names its packages ("service + lifecycle", "limits, clock")."""
+    source = (ROOT / "docs" / "diagrams" / "layers.dot").read_text(encoding="utf-8")
+    named: set[str] = set()
+    for label in re.findall(r'\[label="([^\\"]+)', source):
+        named |= {part.strip() for part in re.split(r"[,+]", label) if part.strip()}
+    packages = set(RANK) - {"__main__"}
+    assert packages - named == set(), "missing from docs/diagrams/layers.dot"
+    assert named - packages == set(), "no such package"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -97,3 +98,38 @@ def test_latency_out_of_range_is_refused() -> None:
         config_from_options(
             customers_file=None, generate=3, faults_file=None, fault_rate=0.0, latency=-1
         )
+
+
+def test_deliberate_resets_are_not_logged_as_errors_of_balmon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The demo's bank resets connections on purpose: an expected fault, not an ERROR (the
+    demo's log once held a traceback for each)."""
+    import urllib.request
+
+    from balmon.banksim import SimulatorThread, config_from_options
+
+    customers = tmp_path / "c.csv"
+    customers.write_text("customer_id,min_balance\n" + "".join(f"R{i},0\n" for i in range(20)))
+    faults = tmp_path / "f.csv"
+    faults.write_text("".join(f"R{i},reset\n" for i in range(20)))
+    config = config_from_options(
+        customers_file=customers,
+        generate=None,
+        faults_file=faults,
+        fault_rate=0.0,
+        trickle_interval=0.05,
+    )
+    simulator = SimulatorThread(config).start()
+    failures = 0
+    with caplog.at_level(logging.DEBUG):
+        try:
+            for i in range(20):
+                try:
+                    urllib.request.urlopen(f"{simulator.url}/customers/R{i}/balance", timeout=5)
+                except OSError:
+                    failures += 1
+        finally:
+            simulator.stop()
+    assert failures == 20
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -52,3 +52,20 @@ def test_every_failure_class_carries_its_code() -> None:
         assert cls("x").code == code
     assert ApiFailure("x", status=503).code == "API_ERROR"
     assert len(BalanceError("m" * 2000).message) == 500
+
+
+def test_the_drawn_exception_tree_names_every_exception() -> None:
+    import inspect
+
+    from balmon.errors import exceptions
+
+    drawn = exceptions.__doc__ or ""
+    classes = [
+        name
+        for name, value in vars(exceptions).items()
+        if inspect.isclass(value)
+        and issubclass(value, exceptions.BalmonError)
+        and value is not exceptions.BalmonError
+    ]
+    assert len(classes) > 10
+    assert [name for name in classes if f"── {name} " not in drawn] == []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -22,6 +22,7 @@ from balmon.dashboard.params import (
     Code,
     CustomerId,
     Day,
+    Flag,
     Notes,
     Page,
     known_id,
@@ -34,7 +35,6 @@ from balmon.scheduling import run_date_refusal
 from balmon.scheduling.launcher import LaunchState
 
 router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
-T = TypeVar("T")
 Viewer = Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(RequireRole(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]
@@ -45,28 +45,12 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def _optional(value: str | None, parse: Callable[[str], T], name: str) -> T | None:
-    """Empty form fields mean "any"; anything else must parse."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return parse(value.strip())
-    except ValueError as exc:
-        raise HTTPException(422, f"{name}: {exc}") from None
-
-
-def _boolean(value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise ValueError(value)
-    return value.lower() == "true"
-
-
 def error_filter(
     date: AnyDay = None,
     code: Code | None = None,
     severity: AnySeverity = None,
     customer_id: CustomerId | None = None,
-    resolved: str | None = None,
+    resolved: Flag = None,
     sort: str = "-logged_at",
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -76,7 +60,7 @@ def error_filter(
         code or None,
         severity or None,
         customer_id or None,
-        _optional(resolved, _boolean, "resolved"),
+        resolved,
         sort,
         page,
         page_size,

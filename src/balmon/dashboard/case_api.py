@@ -11,20 +11,20 @@ from balmon.alerts import outbox
 from balmon.dashboard import models
 from balmon.dashboard.api import Operator, ResolveBody, Viewer, engine_of
 from balmon.dashboard.auth import Principal
-from balmon.dashboard.params import AnyDay, AnySeverity, Code, CustomerId, Page, known_id
+from balmon.dashboard.params import (
+    AnyDay,
+    AnySeverity,
+    Code,
+    CustomerId,
+    Flag,
+    Page,
+    known_id,
+)
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
 router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 OUTCOMES = ("all", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
-
-
-def _flag(value: str | None, name: str) -> bool | None:
-    if value is None or value == "" or value == "all":
-        return None
-    if value.lower() not in ("true", "false"):
-        raise HTTPException(422, f"{name}: expected true, false or all")
-    return value.lower() == "true"
 
 
 def regression_days(request: Request) -> int:
@@ -41,9 +41,9 @@ def case_filter(
     code: Code | None = None,
     severity: AnySeverity = None,
     customer_id: CustomerId | None = None,
-    resolved: str | None = "false",
-    regression: str | None = None,
-    silenced: str | None = None,
+    resolved: Flag = False,
+    regression: Flag = None,
+    silenced: Flag = None,
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CaseFilter:
@@ -55,12 +55,12 @@ def case_filter(
         code or None,
         severity or None,
         customer_id or None,
-        _flag(resolved, "resolved"),
+        resolved,
         page,
         page_size,
-        _flag(regression, "regression"),
+        regression,
         regression_days(request),
-        _flag(silenced, "silenced"),
+        silenced,
     )
 
 

@@ -98,6 +98,20 @@ AnyDay = Annotated[
 CustomerId = Annotated[
     str, StringConstraints(max_length=limits.CUSTOMER_ID), AfterValidator(_printable)
 ]
+# A customer a silence names. The server applies the customer file's own rule
+# (`limits.unsafe_customer_id`, no spaces around); the document states a part of it that a
+# pattern can say: printable ASCII without spaces at either end, not "." or "..".
+NamedCustomer = Annotated[
+    str,
+    StringConstraints(max_length=limits.CUSTOMER_ID),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(?!\.{1,2}$)[!-~](?:[ -~]{0,48}[!-~])?$",
+            "description": "A customer id as the customer file holds it (exact match)",
+        }
+    ),
+]
 Code = Annotated[
     str,
     AfterValidator(_known_code),
@@ -109,6 +123,26 @@ AnySeverity = Annotated[
     AfterValidator(_severity),
     WithJsonSchema({"type": "string", "enum": ["", *SEVERITIES, *(s.lower() for s in SEVERITIES)]}),
 ]
+
+
+def _flag(value: Any) -> bool | None:
+    """true / false, or "all" (or empty) for either."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "all"):
+        return None
+    if text not in ("true", "false"):
+        raise ValueError("expected true, false or all")
+    return text == "true"
+
+
+# A yes/no filter where "all" (or an empty form field) means either.
+Flag = Annotated[
+    bool | None,
+    BeforeValidator(_flag),
+    WithJsonSchema({"type": "string", "enum": ["true", "false", "all", ""]}),
+]
 # Resolution notes: an audit record, so never empty or only spaces.
 Notes = Annotated[
     str,
@@ -119,7 +153,7 @@ Notes = Annotated[
         {
             "type": "string",
             "maxLength": limits.NOTES,
-            "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+            "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
             "description": "What was found and done: not blank, no NUL character",
         }
     ),

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from balmon.dashboard import flash, models
 from balmon.dashboard.api import Operator, Viewer, engine_of
 from balmon.dashboard.pages import page
-from balmon.dashboard.params import CustomerId, Day, Notes, known_id
+from balmon.dashboard.params import Day, NamedCustomer, Notes, known_id
 from balmon.errors import ErrorCode, UserError
 from balmon.triage import case_detail, silences
 
@@ -21,7 +21,7 @@ page_router = APIRouter()
 
 
 class SilenceBody(BaseModel):
-    customer_id: CustomerId | None = None
+    customer_id: NamedCustomer | None = None
     error_code: ErrorCode | None = None
     reason: Notes
     expires: Day | None = None  # the silence ends at the start of this date (UTC)

@@ -1,4 +1,8 @@
-"""Batch the run's rows and commit them together, at least once a second, off the event loop."""
+"""Batch the run's rows and commit them together, at least once a second.
+
+Commits run on the run's own event loop, on purpose (see `flush`): that loop serves no HTTP,
+since a run always has a process of its own (`balmon run`, or the run process that `serve`
+and `scheduler` start)."""
 
 from __future__ import annotations
 

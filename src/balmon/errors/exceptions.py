@@ -5,6 +5,8 @@
     │   └── CustomerFileError       the customer file as a whole is unusable
     ├── StorageError                the database is unreachable or refused a write
     ├── RunRefused                  another live process owns the run for this date
+    ├── FetcherLost                 a fetcher process of a run died; the run stops (resumable)
+    ├── RetentionError              retention refused, or found its archive wrong: nothing deleted
     ├── GroupTaken                  another process grouped these alerts first (rolls back)
     ├── DeliveryError               one alert message could not reach one channel
     ├── UserError                   a user or token request that cannot be done
