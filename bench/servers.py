@@ -49,7 +49,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for(url: str, seconds: float = 20) -> None:
+def wait_for(url: str, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -82,7 +82,7 @@ def nginx() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/customers/C1/balance")
+        wait_for(f"{url}/customers/C1/balance")
         yield url
     finally:
         server.terminate()
@@ -121,7 +121,7 @@ def simulator(*options: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/_sim/stats")
+        wait_for(f"{url}/_sim/stats")
         yield url
     finally:
         server.terminate()

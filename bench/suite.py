@@ -230,6 +230,37 @@ def _dashboard(report: Report, dbs: list[str]) -> None:
         )
 
 
+def _serve(report: Report, work: Path, count: int) -> None:
+    from bench import serve_bench
+
+    with servers.nginx() as url:
+        measured = serve_bench.measure(work, url, count)
+    report.data["serve"] = measured
+    idle, during = measured["idle"], measured["during_run"]
+    report.add(
+        f"serve: /healthz p95 during a {count:,}-customer run",
+        f"{during['healthz']['p95']:.0f} ms (idle {idle['healthz']['p95']:.0f}, "
+        f"max {during['healthz']['max']:.0f})",
+        "<= 50 ms",
+        during["healthz"]["p95"] <= 50,
+    )
+    limit = 2 * idle["cases"]["p95"]
+    report.add(
+        "serve: /api/cases p95 during the run",
+        f"{during['cases']['p95']:.0f} ms (idle {idle['cases']['p95']:.0f})",
+        f"<= {limit:.0f} ms (2x idle)",
+        during["cases"]["p95"] <= limit,
+    )
+    share = measured["serve_share_of_run"]
+    report.add(
+        "serve: the run's rate against balmon run's",
+        f"{measured['serve_customers_per_second']:,.0f}/s vs "
+        f"{measured['run_customers_per_second']:,.0f}/s ({100 * share:.0f}%)",
+        ">= 90%",
+        share >= 0.9,
+    )
+
+
 def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -244,7 +275,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs (harness check)")
     parser.add_argument(
-        "--only", default="throughput,million,backoff,logging,dashboard", help="which parts"
+        "--only",
+        default="throughput,million,backoff,logging,dashboard,serve",
+        help="which parts",
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -266,6 +299,7 @@ def main() -> None:
         ),
         ("logging", lambda: _logging_overhead(report, work, 10_000 if quick else 100_000)),
         ("dashboard", lambda: _dashboard(report, [] if quick else ["sqlite", "postgresql"])),
+        ("serve", lambda: _serve(report, work, 20_000 if quick else 200_000)),
     ]
     print(f"  {'benchmark':<52} {'measured':<34} {'target':<22}")
     started = time.monotonic()
@@ -277,18 +311,20 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     report.data["suite_seconds"] = time.monotonic() - started
     report.data["rows"] = [row.__dict__ for row in report.rows]
-    _save(report, quick)
+    whole = args.only == parser.get_default("only")
+    _save(report, quick, "" if whole else "-" + "-".join(sorted(parts)))
 
 
-def _save(report: Report, quick: bool) -> None:
+def _save(report: Report, quick: bool, part: str) -> None:
     from bench import chart
 
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"{stamp}{'-quick' if quick else ''}"
+    name = f"{stamp}{part}{'-quick' if quick else ''}"
     text = json.dumps(report.data, indent=2, default=str)
-    # A quick run (small inputs, a harness check) never replaces the latest real figures.
-    latest = "latest-quick" if quick else "latest"
+    # A quick run (small inputs, a harness check) never replaces the latest real figures,
+    # nor does a run of some parts only (`--only`): it has its own latest file.
+    latest = f"latest{part}{'-quick' if quick else ''}"
     (RESULTS / f"{name}.json").write_text(text, encoding="utf-8")
     (RESULTS / f"{latest}.json").write_text(text, encoding="utf-8")
     chart.draw(report.data, RESULTS / f"{latest}.png")

@@ -96,7 +96,12 @@ AnyDay = Annotated[
     WithJsonSchema({"anyOf": [_DAY_SCHEMA, {"type": "string", "maxLength": 0}]}),
 ]
 CustomerId = Annotated[
-    str, StringConstraints(max_length=limits.CUSTOMER_ID), AfterValidator(_printable)
+    str,
+    StringConstraints(max_length=limits.CUSTOMER_ID),
+    AfterValidator(_printable),
+    WithJsonSchema(
+        {"type": "string", "maxLength": limits.CUSTOMER_ID, "pattern": r"^[^\u0000]*$"}
+    ),
 ]
 # A customer a silence names. The server applies the customer file's own rule
 # (`limits.unsafe_customer_id`, no spaces around); the document states a part of it that a

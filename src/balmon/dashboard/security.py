@@ -7,13 +7,14 @@ import logging
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from balmon.dashboard import assets
 from balmon.dashboard.auth import Principal, Role, session_principal, token_principal
@@ -118,20 +119,41 @@ def _keys(user: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
     return ("user", user.casefold()), ("address", address)
 
 
-async def security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Headers on every response, and a generic page with a correlation id for any crash."""
-    try:
-        response = await call_next(request)
-    except Exception:
-        response = _crash(request)
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = _caching(request)
-    return response
+class SecurityHeaders:
+    """Headers on every response, and a generic page with a correlation id for any crash.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs
+    every response through an extra task and stream, a cost each request pays while a run
+    keeps the machine busy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                headers["Cache-Control"] = _caching(request)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                raise  # the status line is out: nothing better can be sent
+            await _crash(request)(scope, receive, sending)
 
 
 def _caching(request: Request) -> str:
