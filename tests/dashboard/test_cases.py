@@ -77,12 +77,15 @@ def test_a_case_has_every_attempt_and_resolving_it_resolves_them_all(as_role: Lo
 
 def test_the_queue_page_bulk_resolves_the_count_it_announced(as_role: Login) -> None:
     client, csrf = as_role("operator")
-    queue = client.get(f"/cases?date={DAY}")
+    queue = client.get(f"/cases?date={DAY}&outcome=all")
     assert queue.status_code == 200
     assert len(re.findall(r'data-testid="case-row"', queue.text)) == 4
-    assert "Resolve 4 cases" in queue.text and 'data-confirm="Resolve 4 open cases' in queue.text
-    unavailable = client.get(f"/cases?date={DAY}&outcome=unavailable")
-    assert "Resolve 3 cases" in unavailable.text
+    assert "Resolve the 4 open cases matching these filters" in queue.text
+    step = client.get(f"/cases/resolve?date={DAY}&outcome=all")  # shows what it will close
+    assert step.status_code == 200 and step.text.count('<tr><td><a href="/cases/') == 4
+    assert "Resolve 4 cases</button>" in step.text
+    unavailable = client.get(f"/cases/resolve?date={DAY}&outcome=unavailable")
+    assert "Resolve 3 cases</button>" in unavailable.text
     done = client.post(
         f"/cases/resolve?date={DAY}&outcome=unavailable",
         data={"notes": "known outage", "csrf_token": csrf},
@@ -90,7 +93,8 @@ def test_the_queue_page_bulk_resolves_the_count_it_announced(as_role: Login) -> 
     assert done.status_code == 303
     after = client.get(done.headers["location"])
     assert "3 cases resolved" in after.text and "No cases match" in after.text
-    assert len(re.findall(r'data-testid="case-row"', client.get(f"/cases?date={DAY}").text)) == 1
+    left = client.get(f"/cases?date={DAY}&outcome=all").text
+    assert len(re.findall(r'data-testid="case-row"', left)) == 1
 
 
 def test_the_case_page_shows_attempts_meaning_and_resolves(as_role: Login) -> None:
@@ -373,8 +377,14 @@ def test_the_landing_queue_is_the_latest_business_dates_work(
             retry_count=0, error_message="slow", logged_at=START - timedelta(days=5)))  # fmt: skip
     client, _ = as_role("operator")
     landing = client.get("/cases").text
-    assert landing.count('data-testid="case-row"') == 4 and "OLD1" not in landing
-    assert f'value="{DAY}"' in landing and f'action="/cases/resolve?date={DAY}' in landing
+    # What needs action first: the 3 UNAVAILABLE of the latest date, not the recovered one.
+    assert landing.count('data-testid="case-row"') == 3 and "OLD1" not in landing
+    assert f'value="{DAY}"' in landing
+    assert f'href="/cases/resolve?date={DAY}&amp;outcome=action"' in landing
+    tabs = re.findall(r'<span class="count">(\d+)</span>', landing)
+    assert tabs == ["3", "1"]  # needs action, recovered
+    everything = client.get("/cases?outcome=all").text
+    assert everything.count('data-testid="case-row"') == 4
     assert "OLD1" in client.get("/cases?customer_id=OLD1").text  # any date when asked
 
 
@@ -535,3 +545,29 @@ def test_a_silence_for_an_id_the_customer_file_refuses_is_422(
         headers={"X-CSRF-Token": csrf},
     )
     assert answer.status_code == 422 and "customer" in answer.json()["detail"]
+
+
+def test_a_line_the_run_could_not_read_is_work_in_the_queue(engine: Engine, as_role: Login) -> None:
+    with engine.begin() as c:
+        run = c.execute(select(verification_runs.c.id)).scalars().first()
+        c.execute(insert(error_logs).values(
+            run_id=run, business_date=DAY, customer_id=None, source_line=7,
+            error_code="INVALID_INPUT", error_message="line 7: customer_id holds a control "
+            "character", retry_count=0, logged_at=START))  # fmt: skip
+        c.execute(update(verification_runs).values(invalid_input_count=1))
+    client, csrf = as_role("operator")
+    found = client.get(f"/api/cases?date={DAY}&code=INVALID_INPUT").json()["items"]
+    assert [(k["customer_id"], k["outcome"], k["recovered"]) for k in found] == [
+        ("(line 7)", None, False)
+    ]
+    landing = client.get(f"/cases?date={DAY}").text  # needs action
+    assert "(line 7)" in landing
+    runs = client.get("/api/runs").json()["items"]
+    assert runs[0]["invalid_input"] == 1
+    assert ">1</a></td></tr>" in client.get("/runs").text  # the Bad lines column, linked
+    case = client.get(f"/cases/{found[0]['id']}").text
+    assert "line 7: customer_id holds a control character" in case
+    done = client.post(
+        f"/cases/{found[0]['id']}/resolve", data={"notes": "fixed the file", "csrf_token": csrf}
+    )
+    assert done.status_code == 303

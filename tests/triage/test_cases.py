@@ -75,7 +75,13 @@ def test_a_case_is_a_customer_day_with_failed_attempts_and_its_latest_outcome(
 ) -> None:
     _first_day(engine, tmp_path)
     found = _cases(engine)
-    assert set(found) == {"R1", "T1", "N1"}  # no case for a clean PASS or a bad input row
+    assert set(found) == {"R1", "T1", "N1", "BAD"}  # no case for a clean PASS
+    # A line the run could not use is work too: never checked, so no outcome.
+    assert (found["BAD"].last_code, found["BAD"].outcome, found["BAD"].attempts) == (
+        "INVALID_INPUT",
+        None,
+        1,
+    )
     assert (found["R1"].outcome, found["R1"].final_code, found["R1"].attempts) == ("PASS", None, 1)
     assert (found["T1"].outcome, found["T1"].final_code, found["T1"].attempts) == (
         "UNAVAILABLE",
@@ -88,7 +94,7 @@ def test_a_case_is_a_customer_day_with_failed_attempts_and_its_latest_outcome(
     again = ScriptedSource({"N1": [NullBalance("still null")]}, default=Decimal(0))
     _run(engine, tmp_path / "c.csv", again, mode="retry_unavailable")
     found = _cases(engine)
-    assert len(found) == 3
+    assert len(found) == 4
     assert (found["T1"].outcome, found["T1"].final_code, found["T1"].attempts) == (
         "FAIL",
         None,
@@ -133,8 +139,9 @@ def test_the_queue_lists_unavailable_first_then_by_severity_and_filters(
         recovered, _ = list_cases(c, CaseFilter(day=DAY, outcome="recovered"))
         timeouts, _ = list_cases(c, CaseFilter(day=DAY, code="TIMEOUT"))
         low, _ = list_cases(c, CaseFilter(day=DAY, severity="low"))
-    assert total == 3
-    assert [i["customer_id"] for i in items] == ["T1", "N1", "R1"]  # HIGH before LOW
+    assert total == 4
+    # What needs action first (no balance, or never checked), then by severity.
+    assert [i["customer_id"] for i in items] == ["T1", "BAD", "N1", "R1"]
     assert {i["customer_id"] for i in unavailable} == {"T1", "N1"}
     assert [(i["customer_id"], i["recovered"]) for i in recovered] == [("R1", True)]
     assert {i["customer_id"] for i in timeouts} == {"T1", "R1"}  # R1's last failure
@@ -143,7 +150,7 @@ def test_the_queue_lists_unavailable_first_then_by_severity_and_filters(
     with engine.connect() as c:
         open_now, _ = list_cases(c, CaseFilter(day=DAY))
         done, _ = list_cases(c, CaseFilter(day=DAY, resolved=True))
-    assert [i["customer_id"] for i in open_now] == ["N1", "R1"]
+    assert [i["customer_id"] for i in open_now] == ["BAD", "N1", "R1"]
     assert [i["customer_id"] for i in done] == ["T1"]
 
 
@@ -167,12 +174,47 @@ def test_upgrading_an_existing_database_builds_cases_from_its_rows(fresh_url: st
             run_id=run, business_date=DAY, customer_id="T1", status="UNAVAILABLE",
             error_code="TIMEOUT", attempts=2, checked_at=NOW, min_balance=Decimal(0),
         ))  # fmt: skip
+        connection.execute(insert(error_logs), [
+            {"run_id": run, "business_date": DAY, "customer_id": customer, "source_line": line,
+             "error_code": "INVALID_INPUT", "error_message": "m", "logged_at": NOW}
+            for customer, line in [("T1", 9), (None, 6)]
+        ])  # fmt: skip
     upgrade(engine)
-    [row] = _cases(engine).values()
+    found = _cases(engine)
+    row = found["T1"]
     assert (row.attempts, row.open_attempts, row.last_code, row.outcome, row.final_code) == (
-        2, 2, "TIMEOUT", "UNAVAILABLE", "TIMEOUT",
+        3, 3, "TIMEOUT", "UNAVAILABLE", "TIMEOUT",
     )  # fmt: skip
+    line = found["(line 6)"]
+    assert (line.attempts, line.open_attempts, line.last_code, line.outcome) == (
+        1, 1, "INVALID_INPUT", None,
+    )  # fmt: skip
+    assert set(found) == {"T1", "(line 6)"}
     engine.dispose()
+
+
+@on_backends()
+def test_a_line_without_a_readable_id_is_a_case_of_its_own_and_resolves(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,min_balance\nP1,1\nX\x07Y,1\nP1,2\n", encoding="utf-8")
+    _run(engine, path, ScriptedSource({}, default=Decimal(5)))
+    found = _cases(engine)
+    assert set(found) == {"P1", "(line 3)"}
+    assert (found["P1"].outcome, found["P1"].last_code, found["P1"].attempts) == (
+        "PASS",
+        "INVALID_INPUT",
+        1,
+    )  # the duplicate line 4 joins P1's case
+    with engine.connect() as c:
+        detail = case_detail(c, found["(line 3)"].id)
+    assert detail is not None
+    assert [a["error_code"] for a in detail["attempts_list"]] == ["INVALID_INPUT"]
+    assert resolve_case(engine, found["(line 3)"].id, notes="fixed the file", actor="ops", now=NOW)
+    with engine.connect() as c:
+        queue, total = list_cases(c, CaseFilter(day=DAY, code="INVALID_INPUT"))
+    assert total == 1 and queue[0]["customer_id"] == "P1"
 
 
 def _day(engine: Engine, path: Path, day: date, scripts: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
 
 router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
-OUTCOMES = ("all", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
+OUTCOMES = ("all", "action", "unavailable", "recovered", "UNAVAILABLE", "PASS", "FAIL")
 
 
 def regression_days(request: Request) -> int:

@@ -33,12 +33,21 @@ def queue(request: Request, who: Viewer, f: CaseQuery) -> HTMLResponse:
     if f.day is None and f.start is None and f.end is None and not f.customer_id:
         # The landing page is the day's work: the latest business date unless one is asked.
         f = replace(f, day=default_day(request, None))
+    if "outcome" not in request.query_params and not f.customer_id:
+        # What needs action first; the rest a click away (a customer asked for: all of it).
+        f = replace(f, outcome="action")
     params = {k: v for k, v in request.query_params.items() if k != "page"}
     if f.day is not None:
-        params.setdefault("date", f.day.isoformat())  # the bulk form acts on what is shown
+        params.setdefault("date", f.day.isoformat())  # the bulk step acts on what is shown
+    params["outcome"] = f.outcome
+    tab_params = {k: v for k, v in params.items() if k != "outcome"}
     with engine_of(request).connect() as c:
         items, total = list_cases(c, f)
         open_count = count_cases(c, _open_only(f)) if f.resolved is not True else 0
+        tab_counts = {
+            kind: count_cases(c, replace(_open_only(f), outcome=kind))
+            for kind in ("action", "recovered")
+        }
     return page(
         request,
         "cases.html",
@@ -50,12 +59,35 @@ def queue(request: Request, who: Viewer, f: CaseQuery) -> HTMLResponse:
         pages=max(1, -(-total // f.page_size)),
         codes=CODES,
         query=urlencode(params),
+        tab_query=urlencode(tab_params),
+        tab_counts=tab_counts,
         active="cases",
     )
 
 
 def _open_only(f: CaseFilter) -> CaseFilter:
     return replace(f, resolved=False)
+
+
+# Before /cases/{case_id}, which would take "resolve" for an id.
+@router.get("/cases/resolve", response_class=HTMLResponse)
+def resolve_all_step(request: Request, who: Operator, f: CaseQuery) -> HTMLResponse:
+    """The explicit step before a bulk resolve: what it will close, and the note."""
+    if f.day is None and f.start is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk resolve needs a date, a date range or a customer")
+    preview = replace(_open_only(f), page=1, page_size=50)
+    with engine_of(request).connect() as c:
+        items, open_count = list_cases(c, preview)
+    return page(
+        request,
+        "cases_resolve.html",
+        who,
+        f=f,
+        items=items,
+        open_count=open_count,
+        query=urlencode(request.query_params),
+        active="cases",
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

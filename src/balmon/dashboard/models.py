@@ -225,7 +225,8 @@ class RunInfo(Model):
     passed: int = Field(alias="pass")
     fail: int
     unavailable: int
-    errors: int
+    errors: int = Field(description="Failed attempts (fetches that failed)")
+    invalid_input: int = Field(description="Lines of the customer file the run could not use")
 
 
 class Summary(Model):

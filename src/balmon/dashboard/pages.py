@@ -40,7 +40,7 @@ from balmon.errors import CODES
 from balmon.scheduling import Schedule, run_date_refusal
 from balmon.scheduling.alarms import problem_dates
 from balmon.scheduling.launcher import LaunchState
-from balmon.triage import cases_by_code
+from balmon.triage import CaseFilter, cases_by_code, count_cases
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "balmon_login_csrf"
@@ -157,6 +157,10 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
         data = queries.summary(c, day)
         problems = problem_dates(c, Schedule(settings.schedule), datetime.now(UTC))
         by_code = cases_by_code(c, day)
+        open_work = {
+            kind: count_cases(c, CaseFilter(day=day, outcome=kind, resolved=False))
+            for kind in ("action", "recovered")
+        }
     return page(
         request,
         "overview.html",
@@ -165,6 +169,7 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
         s=data,
         problems=problems,
         cases=by_code,
+        open_work=open_work,
         codes=CODES,
         active="overview",
     )

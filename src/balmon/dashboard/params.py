@@ -99,9 +99,7 @@ CustomerId = Annotated[
     str,
     StringConstraints(max_length=limits.CUSTOMER_ID),
     AfterValidator(_printable),
-    WithJsonSchema(
-        {"type": "string", "maxLength": limits.CUSTOMER_ID, "pattern": r"^[^\u0000]*$"}
-    ),
+    WithJsonSchema({"type": "string", "maxLength": limits.CUSTOMER_ID, "pattern": r"^[^\u0000]*$"}),
 ]
 # A customer a silence names. The server applies the customer file's own rule
 # (`limits.unsafe_customer_id`, no spaces around); the document states a part of it that a

@@ -158,6 +158,7 @@ def run_info(run: Any) -> dict[str, Any]:
         "fail": run.fail_count,
         "unavailable": run.unavailable_count,
         "errors": run.error_count,
+        "invalid_input": run.invalid_input_count,
     }
 
 

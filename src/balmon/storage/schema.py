@@ -199,8 +199,9 @@ error_logs = Table(
     *_chained(),
 )
 
-# One customer's problem of one business date: its failed attempts (INVALID_INPUT rows are
-# not attempts), and the customer's latest result of that date. Kept by database triggers on
+# One customer's problem of one business date: its failed attempts and its bad lines of the
+# customer file (INVALID_INPUT; a line without a readable id is its own case, "(line N)"),
+# and the customer's latest result of that date. Kept by database triggers on
 # error_logs and verification_results, so every writer keeps it, in the same transaction.
 cases = Table(
     "cases",

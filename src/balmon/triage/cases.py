@@ -8,12 +8,24 @@ the database appends each change to the resolution history.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from balmon import audit
@@ -35,6 +47,9 @@ _SEVERITY_RANK = {
 class Outcome(StrEnum):
     """What the queue filters on: the customer's final state of the date."""
 
+    # What an operator must act on: no balance (UNAVAILABLE), or a customer the run could
+    # not check at all (a bad line of the customer file).
+    ACTION = "action"
     UNAVAILABLE = "unavailable"
     RECOVERED = "recovered"  # a retry (or a later run) got the balance: PASS or FAIL
     ALL = "all"
@@ -84,11 +99,18 @@ class CaseFilter:
         return where
 
 
+def needs_action() -> ColumnElement[bool]:
+    """A case an operator must act on (the rest recovered by themselves)."""
+    return or_(C.outcome == Status.UNAVAILABLE, C.last_code == ErrorCode.INVALID_INPUT.value)
+
+
 def _outcome(outcome: str) -> list[ColumnElement[bool]]:
+    if outcome == Outcome.ACTION:
+        return [needs_action()]
     if outcome in (Outcome.UNAVAILABLE, Status.UNAVAILABLE):
         return [C.outcome == Status.UNAVAILABLE]
     if outcome == Outcome.RECOVERED:
-        return [C.outcome.in_([Status.PASS, Status.FAIL])]
+        return [C.outcome.in_([Status.PASS, Status.FAIL]), ~needs_action()]
     if outcome in (Status.PASS, Status.FAIL):
         return [C.outcome == outcome]
     return []
@@ -105,8 +127,8 @@ def _severity_rank() -> Any:
 
 
 def _order() -> tuple[Any, ...]:
-    unavailable_first = case((C.outcome == Status.UNAVAILABLE, 0), else_=1)
-    return (unavailable_first, _severity_rank(), C.first_seen, C.id)
+    action_first = case((needs_action(), 0), else_=1)
+    return (action_first, _severity_rank(), C.first_seen, C.id)
 
 
 def regression_of(days: int, dialect: str) -> Any:
@@ -139,7 +161,8 @@ def case_item(row: Any) -> dict[str, Any]:
         "business_date": row.business_date.isoformat(),
         "customer_id": row.customer_id,
         "outcome": row.outcome,
-        "recovered": row.outcome in (Status.PASS, Status.FAIL),
+        "recovered": row.outcome in (Status.PASS, Status.FAIL)
+        and row.last_code != ErrorCode.INVALID_INPUT,
         "final_code": row.final_code,
         "last_code": row.last_code,
         "code": code,
@@ -186,11 +209,18 @@ def count_cases(c: Connection, f: CaseFilter) -> int:
     return int(c.scalar(select(func.count()).select_from(cases).where(*where)) or 0)
 
 
+# The customer of a case made for a line of the customer file whose id could not be read
+# (migration 0016).
+_LINE = re.compile(r"\(line (\d+)\)")
+
+
 def _attempts_of(row: Any) -> Any:
+    """The error-log rows of a case: its customer's failed attempts and bad lines of the date."""
+    line = _LINE.fullmatch(row.customer_id)
+    of_line = and_(E.customer_id.is_(None), E.source_line == int(line[1])) if line else false()
     return (
         E.business_date == row.business_date,
-        E.customer_id == row.customer_id,
-        E.error_code != ErrorCode.INVALID_INPUT,
+        or_(E.customer_id == row.customer_id, of_line),
     )
 
 
