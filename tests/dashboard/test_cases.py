@@ -178,7 +178,7 @@ def test_a_regression_is_flagged_in_the_api_queue_and_case_page(
     queue = client.get(f"/cases?date={DAY}").text
     assert queue.count('class="pill regression"') == 1
     page = client.get(f"/cases/{flagged[0]['id']}").text
-    assert f"regression of case {prior} resolved on" in page and "by operator" in page
+    assert f"regression of case {prior} of " in page and "by operator" in page
 
 
 def test_operators_silence_from_the_case_page_and_the_api(as_role: Login) -> None:

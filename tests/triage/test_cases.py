@@ -250,7 +250,7 @@ def test_the_same_problem_again_within_the_window_after_a_resolution_is_a_regres
     assert total == 1 and only[0]["id"] == again["T1"]["id"]
     assert detail is not None and detail["regression_of"]["resolved_by"] == "ops"
     assert describe_regression(detail["regression_of"]) == (
-        f"regression of case {t1['id']} resolved on 2026-11-28 by ops"
+        f"regression of case {t1['id']} of 2026-10-01, resolved on 2026-11-28 by ops"
     )
 
 
@@ -277,5 +277,7 @@ def test_a_regressions_alert_says_which_case_it_regresses(engine: Engine, tmp_pa
     lines = post["message"].splitlines()
     t1_line = next(line for line in lines if line.startswith("- T1 "))
     t2_line = next(line for line in lines if line.startswith("- T2 "))
-    assert f"(regression of case {t1['id']} resolved on 2026-11-28 by ops)" in t1_line
+    assert (
+        f"(regression of case {t1['id']} of 2026-10-01, resolved on 2026-11-28 by ops)" in t1_line
+    )
     assert "regression" not in t2_line

@@ -50,7 +50,7 @@ CODES: dict[ErrorCode, CodeInfo] = {
     for info in (
         CodeInfo(
             _C.TIMEOUT,
-            "Balance API request exceeded 30 seconds",
+            "Balance API request exceeded source.timeout_seconds (default 30 s)",
             _S.HIGH,
             "Retry; contact banking system team if persistent",
             "No complete response within source.timeout_seconds (connect, headers and body "

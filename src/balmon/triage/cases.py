@@ -303,10 +303,13 @@ def _prior(c: Connection, case_id: int | None) -> dict[str, Any] | None:
 
 
 def describe_regression(prior: dict[str, Any]) -> str:
-    """ "regression of case N resolved on D by U", for pages and alerts."""
+    """ "regression of case N of B, resolved on D by U", for pages and alerts (B: the earlier
+    case's business date)."""
     when = (prior["resolved_at"] or "")[:10] or "an earlier date"
     who = prior["resolved_by"] or "an operator"
-    return f"regression of case {prior['id']} resolved on {when} by {who}"
+    return (
+        f"regression of case {prior['id']} of {prior['business_date']}, resolved on {when} by {who}"
+    )
 
 
 def resolve_matching(
