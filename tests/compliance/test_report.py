@@ -32,8 +32,9 @@ LATER = datetime.now(UTC) + timedelta(days=4, hours=1)  # when the report is mad
 def _seed(engine: Engine, tmp_path: Path) -> None:
     """Per date (`_run`): 9 customers, 7 PASS (R1 after a retry), T1 UNAVAILABLE after four
     TIMEOUTs, N1 UNAVAILABLE with NULL_BALANCE, and one bad line (INVALID_INPUT): 7 error log
-    rows and 3 cases. On the first date, T1's case is resolved 2 h after it was first seen and
-    N1's after 4 h; one message was sent about it, one delivery sent and one failed."""
+    rows and 4 cases (the bad line is one too). On the first date, T1's case is resolved 2 h
+    after it was first seen and N1's after 4 h; one message was sent about it, one delivery
+    sent and one failed."""
     for day in DAYS:
         _run(engine, tmp_path, day)
     with engine.connect() as c:
@@ -80,7 +81,7 @@ EXPECTED: list[tuple[str, tuple[str, ...]]] = [
     ("summary", ("UNAVAILABLE", "6")),
     ("summary", ("Error log rows", "21")),
     ("summary", ("Customers affected", "4")),
-    ("summary", ("Cases", "9")),
+    ("summary", ("Cases", "12")),
     ("summary", ("Cases resolved", "2")),
     ("summary", ("Unresolved HIGH/CRITICAL cases older than 3 days", "2")),
     ("summary", ("Alerts raised", "6")),
