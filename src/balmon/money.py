@@ -26,6 +26,15 @@ _WIDE = Context(prec=INTEGER_DIGITS + PLACES + 10)
 AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+def shown(value: Decimal | str) -> str:
+    """An amount as people read it: thousands separated, at least two decimals, and no
+    trailing zeros past them ("1,234,567.50", "0.125")."""
+    amount = Decimal(value)
+    text = f"{amount:,.6f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 def parse_amount(text: str) -> Decimal:
     """The amount `text` writes, exactly; `InvalidOperation` when it is not one."""
     if not AMOUNT.fullmatch(text):

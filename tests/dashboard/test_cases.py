@@ -571,3 +571,50 @@ def test_a_line_the_run_could_not_read_is_work_in_the_queue(engine: Engine, as_r
         f"/cases/{found[0]['id']}/resolve", data={"notes": "fixed the file", "csrf_token": csrf}
     )
     assert done.status_code == 303
+
+
+def test_below_minimum_shows_the_largest_shortfall_first_with_separators(
+    engine: Engine, as_role: Login
+) -> None:
+    with engine.begin() as c:
+        row = c.execute(
+            select(verification_results).where(verification_results.c.customer_id == "F1")
+        ).one()
+        values = {k: v for k, v in row._mapping.items() if k != "id"}
+        values |= {"customer_id": "F9", "balance": Decimal(5), "min_balance": Decimal(1_000_000)}
+        c.execute(insert(verification_results).values(values))
+    client, _ = as_role("viewer")
+    items = client.get(f"/api/fails?date={DAY}").json()["items"]
+    assert [i["customer_id"] for i in items] == ["F9", "F0", "F1"]
+    page = client.get(f"/fails?date={DAY}").text
+    assert ">999,995.00<" in page and ">1,000,000.00<" in page and ">87.50<" in page
+
+
+def test_a_cases_alert_link_opens_that_message(engine: Engine, as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    [message] = client.get("/api/alerts").json()["items"]
+    with engine.begin() as c:
+        run = c.execute(select(verification_runs.c.id)).scalars().first()
+        c.execute(insert(alerts).values(
+            business_date=DAY, run_id=run, attempts=4, failed_at=START, created_at=START,
+            customer_id="T1", error_code="TIMEOUT", message_id=message["id"]))  # fmt: skip
+    case_id = _case_id(client, "T1")
+    assert (
+        f'href="/alerts?message={message["id"]}#message-{message["id"]}"'
+        in client.get(f"/cases/{case_id}").text
+    )
+    page = client.get(f"/alerts?message={message['id']}").text
+    assert (
+        f'class="card alert-message focus" data-testid="alert-message" id="message-{message["id"]}"'
+        in page
+    )
+
+
+def test_error_pages_say_what_is_wrong_in_words(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    page = client.get("/cases?outcome=bogus")
+    assert page.status_code == 422
+    assert "expected one of: all, action, unavailable, recovered" in page.text
+    assert "^(" not in page.text and "Value error" not in page.text
+    dated = client.get("/cases?date=2026-02-30").text
+    assert "day is out of range for month" in dated and "Value error" not in dated

@@ -78,3 +78,21 @@ def test_a_huge_balance_or_minimum_is_that_customers_problem_only(
     assert (results["TIE"].status, results["TIE"].balance) == ("PASS", Decimal("1.000000"))
     assert ("HUGE", "INVALID_RESPONSE") in codes and ("MIN", "INVALID_INPUT") in codes
     assert "MIN" not in results
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("1234567.5", "1,234,567.50"),
+        ("0.125", "0.125"),
+        ("-12.000000", "-12.00"),
+        ("100", "100.00"),
+        ("999999999999999999.999999", "999,999,999,999,999,999.999999"),
+    ],
+)
+def test_amounts_are_shown_with_separators_and_at_least_two_decimals(
+    amount: str, shown: str
+) -> None:
+    from balmon.money import shown as show
+
+    assert show(Decimal(amount)) == shown

@@ -296,6 +296,12 @@ def messages(connection: Connection, *, limit: int, offset: int = 0) -> tuple[li
     return list(rows), int(total)
 
 
+def newer_messages(connection: Connection, message_id: int) -> int:
+    """How many messages are newer than `message_id` (where it stands on the Alerts page)."""
+    m = alert_messages.c
+    return int(connection.scalar(select(func.count()).where(m.id > message_id)) or 0)
+
+
 def deliveries_of_messages(connection: Connection, message_ids: list[int]) -> dict[int, list[Any]]:
     """Each message's deliveries, one per channel."""
     d = alert_deliveries.c

@@ -75,7 +75,11 @@ def alerts_page(
     request: Request,
     who: Viewer,
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    message: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
+    if message is not None:  # the page that holds this message (a case links to it)
+        with engine_of(request).connect() as c:
+            page_no = outbox.newer_messages(c, message) // PAGE_SIZE + 1
     items, total = _messages(request, page_no, PAGE_SIZE)
     return page(
         request,
@@ -84,6 +88,7 @@ def alerts_page(
         items=items,
         total=total,
         page_no=page_no,
+        focus=message,
         pages=max(1, -(-total // PAGE_SIZE)),
         active="alerts",
     )

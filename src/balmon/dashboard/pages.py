@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from balmon import money
 from balmon.alerts import outbox
 from balmon.dashboard import assets, auth, flash, queries
 from balmon.dashboard.api import (
@@ -47,6 +49,7 @@ LOGIN_CSRF_COOKIE = "balmon_login_csrf"
 RUNS_PER_PAGE = 100
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["static_url"] = assets.static_url
+templates.env.filters["amount"] = money.shown
 
 
 def page(
@@ -380,12 +383,26 @@ async def validation_problem(request: Request, exc: Exception) -> Response:
     if not wants_html(request):
         return await request_validation_exception_handler(request, exc)
     fields = [
-        {"name": ".".join(str(part) for part in e["loc"][1:]) or "request", "message": e["msg"]}
+        {"name": ".".join(str(part) for part in e["loc"][1:]) or "request", "message": _words(e)}
         for e in exc.errors()
     ]
     return await run_in_threadpool(
         _problem, request, 422, "Some values could not be used.", fields, None
     )
+
+
+_CHOICES = re.compile(r"\^\(([\w|]+)\)\$")
+
+
+def _words(error: Mapping[str, Any]) -> str:
+    """A validation error as a sentence: never a raw pattern or a validator's prefix."""
+    message = str(error.get("msg", ""))
+    if error.get("type") == "string_pattern_mismatch":
+        choices = _CHOICES.fullmatch(str(error.get("ctx", {}).get("pattern", "")))
+        if choices:
+            return "expected one of: " + ", ".join(choices[1].split("|"))
+        return "not in the expected form"
+    return message.removeprefix("Value error, ")
 
 
 def _problem(

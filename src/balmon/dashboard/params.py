@@ -156,7 +156,7 @@ Notes = Annotated[
         {
             "type": "string",
             "maxLength": limits.NOTES,
-            "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+            "pattern": r"^[^\u0000]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000]*$",
             "description": "What was found and done: not blank, no NUL character",
         }
     ),

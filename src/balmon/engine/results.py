@@ -134,7 +134,8 @@ def fails_of_date(
     limit: int | None = None,
     offset: int = 0,
 ) -> tuple[list[Any], int]:
-    """Customers whose latest result of `day` is FAIL (below their minimum), by customer id."""
+    """Customers whose latest result of `day` is FAIL (below their minimum), the largest
+    shortfall first."""
     r = results.c
     rows = latest_of_date(
         day, r.customer_id, r.balance, r.min_balance, r.checked_at, r.run_id, r.attempts
@@ -142,7 +143,8 @@ def fails_of_date(
     if customer_id:
         rows = rows.where(r.customer_id == customer_id)
     total = connection.scalar(select(func.count()).select_from(rows.subquery())) or 0
-    page = rows.order_by(r.customer_id).offset(offset)
+    shortfall = (r.min_balance - r.balance).desc()
+    page = rows.order_by(shortfall, r.customer_id).offset(offset)
     if limit is not None:
         page = page.limit(limit)
     return list(connection.execute(page).all()), int(total)
