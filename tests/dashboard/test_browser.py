@@ -280,3 +280,48 @@ def test_the_second_operator_to_resolve_a_case_is_told_and_keeps_the_draft(
     expect(second.get_by_test_id("draft")).to_have_value(
         "Core banking restarted at 06:10; balances fine since."
     )
+
+
+PAGES = ["/", "/cases", "/errors", "/trends", "/top-customers", "/runs", "/codes", "/alerts"]
+PAGES += ["/fails", "/silences", "/report", "/errors/1", "/cases/1"]
+
+
+def test_every_page_has_no_serious_accessibility_violation(browser: Browser, base_url: str) -> None:
+    """axe-core (WCAG 2.1 A and AA rules) on every page as an admin sees it, and the login."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    found: list[str] = []
+
+    def check(path: str) -> None:
+        result = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+        for violation in result.response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = [n["target"] for n in violation["nodes"]][:3]
+                found.append(f"{path}: {violation['id']} ({violation['impact']}) {targets}")
+
+    page.goto(f"{base_url}/login")
+    check("/login")
+    _login(page, base_url, "admin")
+    for path in PAGES:
+        page.goto(base_url + path + ("?date=" + str(DAY) if "?" not in path else ""))
+        check(path)
+    page.close()
+    assert found == [], "\n".join(found)
+
+
+def test_the_work_queue_fits_a_phone_without_sideways_scrolling(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/cases?date={DAY}&outcome=all")
+    table = page.locator("table.cases")
+    box = table.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    for heading in ("Customer", "Code", "Severity", "Status"):
+        expect(table.get_by_role("columnheader", name=heading, exact=True)).to_be_visible()
+    expect(table.get_by_role("columnheader", name="First seen (UTC)")).to_be_hidden()
+    page.close()

@@ -618,3 +618,11 @@ def test_error_pages_say_what_is_wrong_in_words(as_role: Login) -> None:
     assert "^(" not in page.text and "Value error" not in page.text
     dated = client.get("/cases?date=2026-02-30").text
     assert "day is out of range for month" in dated and "Value error" not in dated
+
+
+def test_each_trend_chart_has_a_table_a_screen_reader_can_read(as_role: Login) -> None:
+    client, _ = as_role("viewer")
+    page = client.get(f"/trends?date={DAY}").text
+    assert page.count('role="img"') == 2 and 'aria-describedby="chart-day-figures"' in page
+    assert 'data-testid="chart-hour-table"' in page
+    assert f'<tr><td>{DAY} 06:00</td><td>TIMEOUT</td><td class="num">4</td></tr>' in page
