@@ -26,7 +26,9 @@ from balmon.dashboard.params import (
     Notes,
     Page,
     known_id,
+    window_from,
     window_start,
+    window_to,
 )
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import Outcome, resolve, resolve_matching
@@ -188,8 +190,8 @@ def trends(
     request: Request,
     who: Viewer,
     granularity: str = Query("day", pattern="^(hour|day)$"),
-    start: Annotated[AnyDay, Query(alias="from")] = None,
-    end: Annotated[AnyDay, Query(alias="to")] = None,
+    start: Annotated[AnyDay, window_from()] = None,
+    end: Annotated[AnyDay, window_to()] = None,
     code: str | None = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
@@ -211,8 +213,8 @@ def top_customers(
     request: Request,
     who: Viewer,
     n: Annotated[int, Query(ge=1, le=500)] = 10,
-    start: Annotated[AnyDay, Query(alias="from")] = None,
-    end: Annotated[AnyDay, Query(alias="to")] = None,
+    start: Annotated[AnyDay, window_from()] = None,
+    end: Annotated[AnyDay, window_to()] = None,
 ) -> dict[str, Any]:
     end = default_day(request, end)
     start = window_start(start, end, days=7)

@@ -19,6 +19,8 @@ from balmon.dashboard.params import (
     Flag,
     Page,
     known_id,
+    window_from,
+    window_to,
 )
 from balmon.engine.results import history_of
 from balmon.triage import CaseFilter, case_detail, list_cases, resolve_case, resolve_matching
@@ -35,8 +37,8 @@ def regression_days(request: Request) -> int:
 def case_filter(
     request: Request,
     date: AnyDay = None,
-    start: Annotated[AnyDay, Query(alias="from")] = None,
-    end: Annotated[AnyDay, Query(alias="to")] = None,
+    start: Annotated[AnyDay, window_from()] = None,
+    end: Annotated[AnyDay, window_to()] = None,
     outcome: Annotated[str, Query(pattern="^(" + "|".join(OUTCOMES) + ")$")] = "all",
     code: Code | None = None,
     severity: AnySeverity = None,

@@ -165,6 +165,19 @@ Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS)]
 
 
+def window_from() -> Any:
+    """A window's first day, as the document describes it (a rule between two values has no
+    schema; a new `Query` each time, as FastAPI may fill in its default)."""
+    return Query(
+        alias="from",
+        description=f"The first business date; not after `to`, at most {MAX_DAYS} days before it",
+    )
+
+
+def window_to() -> Any:
+    return Query(alias="to", description="The last business date (default: the latest run's)")
+
+
 def window_start(start: date | None, end: date, *, days: int) -> date:
     """The first day of a window ending at `end`: `start`, or `days` days back by default."""
     first = start or max(end - timedelta(days=days - 1), FIRST_DAY)
