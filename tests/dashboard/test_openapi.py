@@ -32,6 +32,10 @@ def test_the_document_is_for_logged_in_users_and_lists_only_the_api(app: FastAPI
             "/api/openapi.json", headers={"Authorization": f"Bearer {token}"}
         ).json()
     paths = set(document["paths"])
+    params = {p["name"]: p for p in document["paths"]["/api/cases"]["get"]["parameters"]}
+    assert "at most 366 days" in params["from"]["description"]  # a rule no schema can state
+    assert params["severity"]["schema"]["enum"][:2] == ["", "LOW"]
+    assert "INVALID_INPUT" in params["code"]["schema"]["anyOf"][0]["enum"]
     assert {"/api/cases", "/api/cases/{case_id}", "/api/silences", "/api/fails"} <= paths
     assert all(path.startswith("/api/") for path in paths)  # no pages, no /metrics
     for path, operations in document["paths"].items():
