@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -71,8 +72,11 @@ def test_an_admin_downloads_the_pdf_in_a_browser(
         page.locator("input[name=from]").fill(PERIOD["from"])
         page.locator("input[name=to]").fill(PERIOD["to"])
         page.locator("select[name=format]").select_option("pdf")
+        page.get_by_role("button", name="Build the report").click()
+        # Built in the background: the page says so, then links the file when it is ready.
+        expect(page.get_by_test_id("report-download")).to_be_visible(timeout=60_000)
         with page.expect_download() as download:
-            page.get_by_role("button", name="Download").click()
+            page.get_by_test_id("report-download").click()
         path = tmp_path / download.value.suggested_filename
         download.value.save_as(path)
     assert path.name.endswith(".pdf")
@@ -83,3 +87,42 @@ def test_an_admin_downloads_the_pdf_in_a_browser(
         assert "Customers verified 11" in text
     finally:
         document.close()
+
+
+def _wait_ready(client: TestClient, location: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        shown = client.get(location).text
+        if 'data-testid="report-download"' in shown or "could not be built" in shown:
+            return shown
+        assert "Building the report" in shown and 'http-equiv="refresh"' in shown
+        time.sleep(0.2)
+    raise AssertionError("the report was not built in time")
+
+
+def test_the_page_builds_the_report_in_the_background_for_its_admin_only(
+    as_role: Client,
+) -> None:
+    admin, csrf = as_role("admin")
+    started = admin.post("/report/jobs", data={**PERIOD, "format": "csv", "csrf_token": csrf})
+    assert started.status_code == 303
+    location = started.headers["location"]
+    shown = _wait_ready(admin, location)
+    assert "Ready after" in shown
+    made = admin.get(f"{location}/file")
+    assert made.status_code == 200 and made.headers["content-type"].startswith("text/csv")
+    assert made.headers["content-disposition"] == (
+        f'attachment; filename="balmon-report-{PERIOD["from"]}-to-{PERIOD["to"]}.csv"'
+    )
+    rows = {tuple(r) for r in csv.reader(io.StringIO(made.text))}
+    assert ("summary", "PASS", "Value", "6") in rows
+    other, _ = as_role("admin")  # a second admin session of the same user sees it too
+    assert other.get(location).status_code == 200
+    viewer, viewer_csrf = as_role("viewer")
+    assert viewer.get(location).status_code == 403
+    assert (
+        viewer.post("/report/jobs", data={**PERIOD, "csrf_token": viewer_csrf}).status_code == 403
+    )
+    assert admin.get("/report/jobs/nosuchjob").status_code == 404
+    backwards = {"from": PERIOD["to"], "to": PERIOD["from"], "csrf_token": csrf}
+    assert admin.post("/report/jobs", data=backwards).status_code == 422

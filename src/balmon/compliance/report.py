@@ -29,6 +29,11 @@ MEDIA_TYPES = {
 }
 
 
+def file_name(start: date, end: date, format: Format) -> str:
+    """What a period's report file is called, wherever it is written or downloaded."""
+    return f"balmon-report-{start}-to-{end}.{format.value}"
+
+
 @dataclass(frozen=True)
 class Report:
     figures: Figures
@@ -37,7 +42,7 @@ class Report:
 
     @property
     def filename(self) -> str:
-        return f"balmon-report-{self.figures.start}-to-{self.figures.end}.{self.format.value}"
+        return file_name(self.figures.start, self.figures.end, self.format)
 
     @property
     def media_type(self) -> str:

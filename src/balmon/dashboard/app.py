@@ -28,6 +28,7 @@ from balmon.dashboard import (
 )
 from balmon.dashboard.auth import Principal, Role, warm_up
 from balmon.dashboard.methods import HttpMethods
+from balmon.dashboard.report_jobs import ReportJobs
 from balmon.dashboard.security import LoginThrottle, RequireRole, SecurityHeaders
 from balmon.errors import LoginRequired
 from balmon.scheduling.launcher import Launch, RunLauncher
@@ -63,6 +64,7 @@ def create_app(
     # process and with this server's settings.
     app.state.run_starter = run_starter or RunLauncher(settings=settings, engine=engine)
     app.state.throttle = LoginThrottle()
+    app.state.report_jobs = ReportJobs(settings)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(LoginRequired, pages.login_redirect)
     app.add_exception_handler(StarletteHTTPException, pages.http_problem)
