@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,23 +19,9 @@ from balmon.storage import make_engine
 from balmon.storage.schema import verification_runs
 from balmon.triage import CaseFilter, list_cases
 from tests.alerts.receivers import free_port
+from tests.integration.conftest import api_request
 
 pytestmark = pytest.mark.slow
-
-
-def _api(port: int, token: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
@@ -58,7 +42,7 @@ def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
     try:
         token = ""
         deadline = time.monotonic() + 90
-        while _api(port, token, "/healthz")[0] != 200:
+        while api_request(port, token, "/healthz")[0] != 200:
             assert time.monotonic() < deadline and demo.poll() is None, "the demo did not serve"
             time.sleep(0.2)
         created = subprocess.run(
@@ -71,13 +55,13 @@ def test_a_run_started_from_the_demo_dashboard_fetches_from_the_simulated_bank(
         )
         token = created.stdout.strip().splitlines()[-1]
         # With no channel configured the demo's alerts land in the dashboard's own inbox.
-        messages = json.loads(_api(port, token, "/api/alerts")[1])["items"]
+        messages = json.loads(api_request(port, token, "/api/alerts")[1])["items"]
         inbox = [d for m in messages for d in m["deliveries"] if d["channel"].startswith("inbox")]
         assert inbox and all(d["status"] == "sent" for d in inbox)
-        status, body = _api(port, token, "/api/runs", {"date": "2026-11-20"})
+        status, body = api_request(port, token, "/api/runs", {"date": "2026-11-20"})
         assert status == 202 and json.loads(body)["state"] == "running", body
         while True:
-            runs = json.loads(_api(port, token, "/api/runs")[1])["items"]
+            runs = json.loads(api_request(port, token, "/api/runs")[1])["items"]
             latest = next(r for r in runs if r["business_date"] == "2026-11-20")
             if latest["status"] != "running" or time.monotonic() > deadline:
                 break

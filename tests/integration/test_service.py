@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 from balmon.storage.schema import verification_results, verification_runs
 from tests.alerts.receivers import free_port
 from tests.engine.helpers import write_customers
-from tests.integration.conftest import start_simulator
+from tests.integration.conftest import api_request, start_simulator
 
 pytestmark = pytest.mark.slow
 COUNT = 1200
@@ -213,7 +213,7 @@ def test_sigterm_to_serve_reaches_its_run_process_which_exits_143_resumable(
     db = create_engine(f"sqlite:///{db_file}")
     try:
         _wait(lambda: _get(port, "/healthz", token)[0] == 200, timeout=30)
-        status, body = _post(port, "/api/runs", token, {"date": "2026-11-27"})
+        status, body = api_request(port, token, "/api/runs", {"date": "2026-11-27"})
         assert status == 202 and json.loads(body)["state"] == "running", body
         _wait(lambda: _holder(db) is not None)
         child = _holder(db)
@@ -244,20 +244,6 @@ def _token(env: dict[str, str], role: str) -> str:
         check=True,
     )
     return made.stdout.strip().splitlines()[-1]
-
-
-def _post(port: int, path: str, token: str, body: dict[str, Any]) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def _get(port: int, path: str, token: str) -> tuple[int, str]:

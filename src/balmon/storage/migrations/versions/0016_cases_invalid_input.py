@@ -107,22 +107,33 @@ def _triggers(dialect: str) -> list[str]:
     ]
 
 
+_BAD = "e.error_code = 'INVALID_INPUT' AND e.business_date IS NOT NULL"
+
+
+def _count_into_cases(dialect: str, sign: str) -> str:
+    """Add (`sign` "+") or take away ("-") the INVALID_INPUT rows already counted in an
+    existing case of the same customer and date."""
+    key = _KEY[dialect].format(r="e")
+    same = f"e.business_date = cases.business_date AND {key} = cases.customer_id"
+    return (
+        f"UPDATE cases SET attempts = attempts {sign} (SELECT COUNT(*) FROM error_logs e "  # noqa: S608 (constant SQL, no input)
+        f"WHERE {_BAD} AND {same}), open_attempts = open_attempts {sign} (SELECT "
+        f"COALESCE(SUM(CASE WHEN e.resolved THEN 0 ELSE 1 END), 0) FROM error_logs e "
+        f"WHERE {_BAD} AND {same}) WHERE EXISTS (SELECT 1 FROM error_logs e WHERE {_BAD} "
+        f"AND {same})"
+    )
+
+
 def _backfill(dialect: str) -> list[str]:
     """The cases of the INVALID_INPUT rows already there: counted into an existing case of
     the same customer and date, or made."""
     key = _KEY[dialect].format(r="e")
-    bad = "e.error_code = 'INVALID_INPUT' AND e.business_date IS NOT NULL"
-    same = f"e.business_date = cases.business_date AND {key} = cases.customer_id"
     return [
-        f"UPDATE cases SET attempts = attempts + (SELECT COUNT(*) FROM error_logs e "  # noqa: S608 (constant SQL, no input)
-        f"WHERE {bad} AND {same}), open_attempts = open_attempts + (SELECT "
-        f"COALESCE(SUM(CASE WHEN e.resolved THEN 0 ELSE 1 END), 0) FROM error_logs e "
-        f"WHERE {bad} AND {same}) WHERE EXISTS (SELECT 1 FROM error_logs e WHERE {bad} "
-        f"AND {same})",
+        _count_into_cases(dialect, "+"),
         "INSERT INTO cases (business_date, customer_id, first_seen, last_seen, last_code, "  # noqa: S608 (constant SQL, no input)
         f"attempts, open_attempts) SELECT e.business_date, {key}, MIN(e.logged_at), "
         "MAX(e.logged_at), 'INVALID_INPUT', COUNT(*), "
-        f"SUM(CASE WHEN e.resolved THEN 0 ELSE 1 END) FROM error_logs e WHERE {bad} "
+        f"SUM(CASE WHEN e.resolved THEN 0 ELSE 1 END) FROM error_logs e WHERE {_BAD} "
         f"AND (e.customer_id IS NOT NULL OR e.source_line IS NOT NULL) "
         f"AND NOT EXISTS (SELECT 1 FROM cases k WHERE k.business_date = e.business_date "
         f"AND k.customer_id = {key}) GROUP BY e.business_date, {key}",
@@ -131,17 +142,7 @@ def _backfill(dialect: str) -> list[str]:
 
 def _unfill(dialect: str) -> list[str]:
     """Take the INVALID_INPUT rows out of the cases again (for a downgrade)."""
-    key = _KEY[dialect].format(r="e")
-    bad = "e.error_code = 'INVALID_INPUT' AND e.business_date IS NOT NULL"
-    same = f"e.business_date = cases.business_date AND {key} = cases.customer_id"
-    return [
-        f"UPDATE cases SET attempts = attempts - (SELECT COUNT(*) FROM error_logs e "  # noqa: S608 (constant SQL, no input)
-        f"WHERE {bad} AND {same}), open_attempts = open_attempts - (SELECT "
-        f"COALESCE(SUM(CASE WHEN e.resolved THEN 0 ELSE 1 END), 0) FROM error_logs e "
-        f"WHERE {bad} AND {same}) WHERE EXISTS (SELECT 1 FROM error_logs e WHERE {bad} "
-        f"AND {same})",
-        "DELETE FROM cases WHERE attempts = 0",
-    ]
+    return [_count_into_cases(dialect, "-"), "DELETE FROM cases WHERE attempts = 0"]
 
 
 def _dialect() -> str:
