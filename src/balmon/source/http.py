@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from decimal import Decimal
+from types import SimpleNamespace
 
 import aiohttp
 from yarl import URL
@@ -15,17 +16,22 @@ from balmon.config.settings import SourceSettings
 from balmon.errors import (
     BalanceError,
     ConfigError,
-    InvalidResponse,
     NetworkFailure,
     TimeoutFailure,
 )
 from balmon.source.parse import parse_balance
 from balmon.source.rules import (
+    CONFLICTING_FRAMING,
     HEADERS,
+    HEADERS_TOO_LARGE,
+    MAX_HEADER_LINE,
+    MAX_HEADERS,
     BodyCap,
     CustomerUrls,
+    Unanswered,
     check_encoding,
     check_status,
+    malformed,
     retry_after_seconds,
 )
 from balmon.source.tls import tls_context
@@ -46,6 +52,23 @@ def _tls_problem(exc: aiohttp.ClientSSLError) -> str:
     return f"TLS handshake failed: {limits.clip(str(reason), 120)}"
 
 
+class _Exchange:
+    """What the connection pool did for one request (told by aiohttp's tracing signals)."""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+async def _mark_reused(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    context.trace_request_ctx.reused = True
+
+
 class HttpBalanceSource:
     """Fetches balances from `source.url`; every failure leaves as a `BalanceError`."""
 
@@ -61,20 +84,33 @@ class HttpBalanceSource:
         if settings.token is not None:
             token = settings.token.get_secret_value()
             self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
+        tls = tls_context(settings)
+        self._session = self._open(aiohttp.TCPConnector(limit=concurrency, ssl=tls))
+        # Where a request found dead in the pool goes again (`Unanswered`): a connection of
+        # its own, never one from the pool.
+        self._fresh = self._open(aiohttp.TCPConnector(limit=concurrency, force_close=True, ssl=tls))
+
+    @staticmethod
+    def _open(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         # The pool is sized to the engine's slots, so no attempt waits for a connection
         # while its deadline runs.
-        connector = aiohttp.TCPConnector(
-            limit=concurrency, limit_per_host=concurrency, ssl=tls_context(settings)
-        )
-        self._session = aiohttp.ClientSession(
+        traces = aiohttp.TraceConfig()
+        traces.on_connection_reuseconn.append(_mark_reused)
+        session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
             auto_decompress=False,
+            trace_configs=[traces],
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+            max_headers=MAX_HEADERS,
         )
-        # aiohttp resends an idempotent request once after a reset (aio-libs/aiohttp#10790);
-        # the bank must see exactly one request per attempt so the error log's counts are true.
-        self._session._retry_connection = False
+        # aiohttp resends any idempotent request once after a reset (aio-libs/aiohttp#10790),
+        # one on a new connection included, which the bank may have read. balmon resends only
+        # what a dead pooled connection swallowed (`Unanswered`), so the log's counts are true.
+        session._retry_connection = False
+        return session
 
     def _url(self, customer_id: str) -> URL:
         return URL(self._urls(customer_id), encoded=True)
@@ -90,7 +126,7 @@ class HttpBalanceSource:
         except BalanceError:
             raise
         except aiohttp.ClientResponseError as exc:
-            raise InvalidResponse(f"malformed HTTP response: {_what_was_malformed(exc)}") from exc
+            raise malformed(_what_was_malformed(exc)) from exc
         except aiohttp.ClientSSLError as exc:
             raise NetworkFailure(_tls_problem(exc)) from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -103,11 +139,25 @@ class HttpBalanceSource:
         )
 
     async def _request(self, customer_id: str) -> bytes:
-        # Never follow a redirect: another server's answer is not the bank's balance, and a
-        # loop would send several requests for one attempt.
-        async with self._session.get(
-            self._url(customer_id), headers=self._headers, allow_redirects=False
-        ) as response:
+        url = self._url(customer_id)
+        try:
+            return await self._exchange(self._session, url)
+        except Unanswered:
+            return await self._exchange(self._fresh, url)
+
+    async def _exchange(self, session: aiohttp.ClientSession, url: URL) -> bytes:
+        exchange = _Exchange()
+        try:
+            # Never follow a redirect: another server's answer is not the bank's balance, and
+            # a loop would send several requests for one attempt.
+            response = await session.get(
+                url, headers=self._headers, allow_redirects=False, trace_request_ctx=exchange
+            )
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            if exchange.reused:
+                raise Unanswered from exc
+            raise
+        async with response:
             check_status(response.status, response.headers.get("Retry-After"), self._clock)
             check_encoding(response.headers.get("Content-Encoding"))
             cap = BodyCap(self._settings.max_body_bytes, response.content_length)
@@ -117,10 +167,15 @@ class HttpBalanceSource:
 
     async def aclose(self) -> None:
         await self._session.close()
+        await self._fresh.close()
 
 
 # aiohttp's parser errors name what broke; the rest of their text may quote the bank's bytes.
 _MALFORMED = (
+    ("content-length", CONFLICTING_FRAMING),
+    ("transfer-encoding", CONFLICTING_FRAMING),
+    ("got more than", HEADERS_TOO_LARGE),
+    ("too many headers", HEADERS_TOO_LARGE),
     ("status line", "a bad status line"),
     ("chunk", "a bad chunk size"),
     ("content length", "a body shorter than its Content-Length"),

@@ -4,12 +4,15 @@ same contract as the aiohttp client, at a fraction of its per-request cost in Py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pyreqwest.client import ClientBuilder
+from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.exceptions import (
     BuilderError,
     ConnectError,
@@ -25,18 +28,23 @@ from balmon.config.settings import SourceSettings
 from balmon.errors import (
     BalanceError,
     ConfigError,
-    InvalidResponse,
     NetworkFailure,
     TimeoutFailure,
 )
 from balmon.source.parse import parse_balance
 from balmon.source.rules import (
+    CONFLICTING_FRAMING,
     HEADERS,
+    HEADERS_TOO_LARGE,
     BodyCap,
     CustomerUrls,
+    Unanswered,
     check_encoding,
+    check_framing,
+    check_header_sizes,
     check_status,
     content_length,
+    malformed,
 )
 from balmon.source.tls import tls_context
 
@@ -54,44 +62,11 @@ class ReqwestBalanceSource:
         self._clock = clock or SystemClock()
         self._urls = CustomerUrls(settings.url, settings.balance_path)
         self._host = URL(settings.url).host or ""
-        headers = dict(HEADERS)
-        if settings.token is not None:
-            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
-        deadline = timedelta(seconds=settings.timeout_seconds)
-        builder = (
-            ClientBuilder()
-            .default_headers(headers)
-            # The pool is sized to the engine's slots, so no attempt waits for a connection
-            # while its deadline runs.
-            .max_connections(concurrency)
-            .pool_max_idle_per_host(concurrency)
-            # Never through a proxy from the environment (HTTP_PROXY...): it would see the
-            # token and the customer ids, and could answer for the bank. aiohttp ignores them.
-            .no_proxy()
-            .follow_redirects(False)
-            .gzip(False)
-            .brotli(False)
-            .zstd(False)
-            .deflate(False)
-            .error_for_status(False)
-            .http1_only()
-            # The Rust side stops at the same deadline as the attempt, so a request the
-            # attempt gave up on never goes on reading in the background.
-            .timeout(deadline)
-        )
-        key = "source.ca_file"
-        try:
-            if settings.ca_file is not None:
-                builder = builder.add_root_certificate_pem(settings.ca_file.read_bytes())
-            if settings.client_cert_file is not None:
-                key = "source.client_cert_file"
-                identity = settings.client_cert_file.read_bytes()
-                if settings.client_key_file is not None:
-                    identity += b"\n" + settings.client_key_file.read_bytes()
-                builder = builder.identity_pem(identity)
-            self._client = builder.build()
-        except (BuilderError, OSError, ValueError) as exc:
-            raise ConfigError(key, f"not a usable PEM file ({type(exc).__name__})") from None
+        self._client = _client(settings, connections=concurrency, idle=concurrency)
+        # Where a request found dead in the pool goes again (`Unanswered`): a connection of
+        # its own, never one from the pool.
+        self._fresh = _client(settings, connections=concurrency, idle=0)
+        self._idle = IdleConnections(_IDLE_SECONDS)
 
     async def fetch(self, customer_id: str) -> Decimal:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
@@ -115,21 +90,154 @@ class ReqwestBalanceSource:
         )
 
     async def _request(self, customer_id: str) -> bytes:
-        request = self._client.get(self._urls(customer_id)).build_streamed()
-        async with request as response:
-            status = response.status
-            if status != 200:
-                check_status(status, _header(response, "Retry-After"), self._clock)
-            check_encoding(_header(response, "Content-Encoding", unreadable="unreadable"))
-            length = content_length(_header(response, "Content-Length"))
-            cap = BodyCap(self._settings.max_body_bytes, length)
-            reader = response.body_reader
-            while (chunk := await reader.read_chunk()) is not None:
-                cap.add(chunk)
-            return cap.body()
+        url = self._urls(customer_id)
+        try:
+            with self._idle.request() as reused:
+                return await self._exchange(self._client, url, reused=reused)
+        except Unanswered:
+            return await self._exchange(self._fresh, url, reused=False)
+
+    async def _exchange(self, client: Client, url: str, *, reused: bool) -> bytes:
+        answered = False
+        try:
+            async with client.get(url).build_streamed() as response:
+                answered = True
+                status = response.status
+                if status != 200:
+                    check_status(status, _header(response, "Retry-After"), self._clock)
+                check_encoding(_header(response, "Content-Encoding", unreadable="unreadable"))
+                check_framing(_all(response, "Content-Length"), _all(response, "Transfer-Encoding"))
+                check_header_sizes(_lines(response))
+                length = content_length(_header(response, "Content-Length"))
+                cap = BodyCap(self._settings.max_body_bytes, length)
+                reader = response.body_reader
+                while (chunk := await reader.read_chunk()) is not None:
+                    cap.add(chunk)
+                if client is self._client and _keeps_alive(response):
+                    self._idle.kept_alive()
+                return cap.body()
+        except PyreqwestError as exc:
+            if reused and not answered and _connection_died(exc):
+                raise Unanswered from exc
+            raise
 
     async def aclose(self) -> None:
         await self._client.close()
+        await self._fresh.close()
+
+
+# hyper-util drops a connection idle this long; balmon's count of idle connections does too.
+_IDLE_SECONDS = 60.0
+
+
+def _client(settings: SourceSettings, *, connections: int, idle: int) -> Client:
+    """A reqwest client that keeps up to `idle` connections open between requests (0: a new
+    connection for every request)."""
+    headers = dict(HEADERS)
+    if settings.token is not None:
+        headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+    builder = (
+        ClientBuilder()
+        .default_headers(headers)
+        # The pool is sized to the engine's slots, so no attempt waits for a connection
+        # while its deadline runs.
+        .max_connections(connections)
+        .pool_max_idle_per_host(idle)
+        .pool_idle_timeout(timedelta(seconds=_IDLE_SECONDS))
+        # Never through a proxy from the environment (HTTP_PROXY...): it would see the
+        # token and the customer ids, and could answer for the bank. aiohttp ignores them.
+        .no_proxy()
+        .follow_redirects(False)
+        .gzip(False)
+        .brotli(False)
+        .zstd(False)
+        .deflate(False)
+        .error_for_status(False)
+        .http1_only()
+        # The Rust side stops at the same deadline as the attempt, so a request the
+        # attempt gave up on never goes on reading in the background.
+        .timeout(timedelta(seconds=settings.timeout_seconds))
+    )
+    key = "source.ca_file"
+    try:
+        if settings.ca_file is not None:
+            builder = builder.add_root_certificate_pem(settings.ca_file.read_bytes())
+        if settings.client_cert_file is not None:
+            key = "source.client_cert_file"
+            identity = settings.client_cert_file.read_bytes()
+            if settings.client_key_file is not None:
+                identity += b"\n" + settings.client_key_file.read_bytes()
+            builder = builder.identity_pem(identity)
+        return builder.build()
+    except (BuilderError, OSError, ValueError) as exc:
+        raise ConfigError(key, f"not a usable PEM file ({type(exc).__name__})") from None
+
+
+class IdleConnections:
+    """reqwest's pool, as far as balmon can know it. reqwest does not say whether a request
+    took an idle connection, and counting them from Python races with the pool (tokio puts a
+    connection back before Python has read the end of its body), so balmon takes the safe side:
+    a request may have gone out on a pooled connection (`Unanswered`) once an answer has left
+    one kept alive within the pool's idle timeout, or while another request is out that may
+    hand its connection back first. The cost of the guess is bounded: a request that dies
+    unanswered on a new connection is sent once more, on a new one."""
+
+    __slots__ = ("_kept_at", "_max_age", "_out")
+
+    def __init__(self, max_age: float) -> None:
+        self._kept_at = -max_age
+        self._max_age = max_age
+        self._out = 0
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[bool]:
+        """Around one request on the pooled client; says whether it may reuse a connection."""
+        # One second short of the pool's own timeout: a connection near it may be gone.
+        kept = time.monotonic() - self._kept_at < self._max_age - 1
+        self._out += 1
+        try:
+            yield kept or self._out > 1
+        finally:
+            self._out -= 1
+
+    def kept_alive(self) -> None:
+        self._kept_at = time.monotonic()
+
+
+def _all(response: Any, name: str) -> list[str]:
+    try:
+        values: list[str] = response.get_header_all(name)
+    except ValueError:  # bytes that are not text: still a value, so still counted
+        return ["unreadable"]
+    return values
+
+
+def _lines(response: Any) -> Iterator[tuple[str, str]]:
+    """Every header line as (name, value); a value that is not text counts as one line."""
+    headers = response.headers
+    for name in headers:
+        try:
+            values: list[str] = headers.getall(name)
+        except ValueError:
+            values = [""]
+        for value in values:
+            yield name, value
+
+
+def _keeps_alive(response: Any) -> bool:
+    if response.version != "HTTP/1.1":
+        return False
+    return "close" not in (_header(response, "Connection", unreadable="") or "").lower()
+
+
+# How hyper says a connection died before any byte of the answer (a reset, or the end of the
+# stream, while the request was being written or its answer awaited).
+_DEAD = ("connection closed before message completed", "connection reset", "broken pipe")
+
+
+def _connection_died(exc: PyreqwestError) -> bool:
+    text = " | ".join(_causes(exc)).lower()
+    return any(sign in text for sign in _DEAD)
 
 
 def _header(response: Any, name: str, *, unreadable: str | None = None) -> str | None:
@@ -161,7 +269,7 @@ def _failure(exc: PyreqwestError, host: str) -> BalanceError:
     if isinstance(exc, ConnectError | ReadError):
         return NetworkFailure(f"connection failed: {type(exc).__name__}")
     if isinstance(exc, RequestError) and any(k in text for k in _MALFORMED_HINTS):
-        return InvalidResponse(f"malformed HTTP response: {_what_was_malformed(text)}")
+        return malformed(_what_was_malformed(text))
     return NetworkFailure(f"connection failed: {type(exc).__name__}")
 
 
@@ -189,8 +297,11 @@ def _certificate_problem(root: str, host: str) -> str:
 
 # hyper's parse errors name what broke ("invalid HTTP status-code parsed"); the rest of their
 # text may quote the bank's bytes.
-_MALFORMED_HINTS = ("parse", "invalid", "incomplete", "chunk", "header", "status")
+_MALFORMED_HINTS = ("parse", "invalid", "incomplete", "chunk", "header", "status", "too large")
 _MALFORMED = (
+    ("content-length", CONFLICTING_FRAMING),
+    ("transfer-encoding", CONFLICTING_FRAMING),
+    ("too large", HEADERS_TOO_LARGE),
     ("status", "a bad status line"),
     ("chunk", "a bad chunk size"),
     ("incomplete", "a body shorter than its Content-Length"),

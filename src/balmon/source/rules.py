@@ -1,8 +1,10 @@
 """What every HTTP client of the Balance API must do the same way: which statuses mean what,
-the Retry-After header, no content encoding, the body cap, and the URL of one customer."""
+the Retry-After header, no content encoding, framing and header limits, the body cap, which
+failed requests are attempts, and the URL of one customer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -46,6 +48,43 @@ def check_status(status: int, retry_after: str | None, clock: Clock) -> None:
         status=status,
         retry_after=retry_after_seconds(retry_after, clock),
     )
+
+
+# The most header bytes one line may hold and the most header lines one response may have;
+# past either the response is refused, whichever client read it (aiohttp's line limit, hyper's
+# count), so that both log the same code for the same bytes.
+MAX_HEADER_LINE = 8190
+MAX_HEADERS = 100
+HEADERS_TOO_LARGE = "headers too large"
+CONFLICTING_FRAMING = "conflicting framing headers"
+
+
+def malformed(what: str) -> InvalidResponse:
+    return InvalidResponse(f"malformed HTTP response: {what}")
+
+
+def check_framing(lengths: list[str], encodings: list[str]) -> None:
+    """One way to find where the body ends, or none: two Content-Lengths, a list in one, or a
+    Transfer-Encoding beside a Content-Length are how responses get smuggled past proxies
+    (RFC 9112 6.3), so they are refused rather than guessed at."""
+    if len(lengths) > 1 or (lengths and encodings) or any("," in value for value in lengths):
+        raise malformed(CONFLICTING_FRAMING)
+
+
+def check_header_sizes(headers: Iterable[tuple[str, str]]) -> None:
+    for count, (name, value) in enumerate(headers, start=1):
+        if count > MAX_HEADERS or len(name) + len(value) + 2 > MAX_HEADER_LINE:
+            raise malformed(HEADERS_TOO_LARGE)
+
+
+class Unanswered(Exception):
+    """A request went out on a pooled connection that died before a byte of answer came back.
+
+    The bank closed that connection after its previous answer (HTTP/1.0 habits, some load
+    balancers), so it never read this request: it is not an attempt. The client sends it again
+    once on a new connection, inside the same deadline, and only that request counts
+    (RFC 9112 9.3.1 allows it for a GET). A request on a new connection that fails is always an
+    attempt: the bank may have read it."""
 
 
 def check_encoding(value: str | None) -> None:
