@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from balmon.config.settings import SourceSettings
-from balmon.errors import BalanceError, ErrorCode
+from balmon.errors import ApiFailure, BalanceError, ErrorCode
 from balmon.source import BalanceSource
 from tests.source.clients import source as client_source
 from tests.source.rawbank import BODY, RawBank, ok
@@ -82,15 +82,19 @@ _CHUNKED = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY % b"C1"), BODY % b"C1")
 FRAMING = {
     "duplicate Content-Length": (
         _framed(b"Content-Length: " + _LENGTH + b"\r\nContent-Length: " + _LENGTH + b"\r\n"),
-        "malformed HTTP response: conflicting framing headers",
+        "malformed HTTP response: bad framing headers (Content-Length, Transfer-Encoding)",
     ),
     "comma-joined Content-Length": (
         _framed(b"Content-Length: " + _LENGTH + b", " + _LENGTH + b"\r\n"),
-        "malformed HTTP response: conflicting framing headers",
+        "malformed HTTP response: bad framing headers (Content-Length, Transfer-Encoding)",
     ),
     "Transfer-Encoding with Content-Length": (
         _framed(b"Transfer-Encoding: chunked\r\nContent-Length: " + _LENGTH + b"\r\n", _CHUNKED),
-        "malformed HTTP response: conflicting framing headers",
+        "malformed HTTP response: bad framing headers (Content-Length, Transfer-Encoding)",
+    ),
+    "a Content-Length in other digits": (
+        _framed("Content-Length: ²\r\n".encode()),
+        "malformed HTTP response: bad framing headers (Content-Length, Transfer-Encoding)",
     ),
     "one header of 100 KB": (
         _framed(b"X-Pad: " + b"a" * 100_000 + b"\r\nContent-Length: " + _LENGTH + b"\r\n"),
@@ -115,3 +119,19 @@ async def test_malformed_framing_is_an_invalid_response_on_every_client(case: st
             await source.aclose()
     assert (caught.value.code, caught.value.message) == (ErrorCode.INVALID_RESPONSE, message)
     assert bank.received["C1"] == 1
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "1e9999999999999999999"])
+async def test_a_retry_after_the_client_cannot_read_is_absent(value: str) -> None:
+    """A 503 stays an API_ERROR, retried on balmon's own backoff (was INTERNAL_ERROR on
+    aiohttp for "²": never retried)."""
+    raw = b"HTTP/1.1 503 Unavailable\r\nRetry-After: %s\r\nContent-Length: 0\r\n\r\n"
+    async with RawBank(lambda cid: raw % value.encode()).running() as bank:
+        source = _source(bank.url)
+        try:
+            with pytest.raises(ApiFailure) as caught:
+                await source.fetch("C1")
+        finally:
+            await source.aclose()
+    assert caught.value.code is ErrorCode.API_ERROR
+    assert caught.value.retry_after is None

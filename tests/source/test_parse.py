@@ -27,7 +27,7 @@ def _parse(body: bytes, customer_id: str = "C1") -> Decimal:
             b'{"customer_id": "C1", "balance": 12345678901234567890.12}',
             Decimal("12345678901234567890.12"),
         ),
-        (b'{"balance": 7}', Decimal(7)),
+        (b'{"customer_id": "C1", "balance": 7}', Decimal(7)),
         (b'{"customer_id": "C1", "balance": " 0.00 "}', Decimal("0.00")),
     ],
 )
@@ -55,6 +55,22 @@ def test_balances_are_exact(body: bytes, expected: Decimal) -> None:
         (b"\xff\xfe", ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C1", "balance": null}', ErrorCode.NULL_BALANCE),
         (b'{"customer_id": "C1", "balance": "-0.01"}', ErrorCode.NEGATIVE_BALANCE),
+        # Two values for one key: whichever a parser keeps, the body is not to be trusted.
+        (b'{"customer_id": "C1", "balance": "-5", "balance": "50"}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": null, "balance": "50"}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C9", "customer_id": "C1", "balance": "5"}', ErrorCode.INVALID_RESPONSE),
+        (
+            b'{"customer_id": "C1", "balance": "5", "x": {"a": 1, "a": 2}}',
+            ErrorCode.INVALID_RESPONSE,
+        ),  # noqa: E501
+        # The id echo the configuration reference promises: missing, null or misnamed.
+        (b'{"balance": 7}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": null, "balance": 7}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customerId": "C1", "balance": 7}', ErrorCode.INVALID_RESPONSE),
+        # Exponents no Decimal holds: the bank's data, not balmon's fault (was INTERNAL_ERROR).
+        (b'{"customer_id": "C1", "balance": 1e9999999999999999999}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": 1e-9999999999999999999}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": "1e9999999999999999999"}', ErrorCode.INVALID_RESPONSE),
     ],
 )
 def test_broken_bodies_map_to_codes(body: bytes, code: ErrorCode) -> None:
@@ -75,3 +91,10 @@ def test_a_balance_written_outside_the_amount_grammar_is_invalid(text: str) -> N
     with pytest.raises(BalanceError) as caught:
         _parse(body)
     assert caught.value.code is ErrorCode.INVALID_RESPONSE
+
+
+def test_an_empty_id_field_turns_the_echo_check_off() -> None:
+    value = parse_balance(
+        b'{"balance": "7.00"}', customer_id="C1", balance_field="balance", customer_id_field=""
+    )
+    assert value == Decimal("7.00")

@@ -33,7 +33,7 @@ class Population:
             return True
         if self._generated and len(customer_id) == 8 and customer_id[0] == "C":
             digits = customer_id[1:]
-            return digits.isdigit() and 1 <= int(digits) <= self._generated
+            return digits.isascii() and digits.isdigit() and 1 <= int(digits) <= self._generated
         return False
 
     def __len__(self) -> int:

@@ -51,7 +51,10 @@ MEANINGS: dict[str, str] = {
     "batch is marked UNAVAILABLE with SOURCE_UNAVAILABLE.",
     "source.balance_path": "Path of one customer's balance, with `{customer_id}`.",
     "source.balance_field": "JSON field holding the balance.",
-    "source.customer_id_field": "JSON field that must echo the customer id.",
+    "source.customer_id_field": (
+        "JSON field that must echo the customer id: missing, null or another id is "
+        "INVALID_RESPONSE. Empty: not checked."
+    ),
     "source.max_body_bytes": "Largest response body accepted (INVALID_RESPONSE above it).",
     "source.ca_file": "PEM file of the authorities that sign the bank's certificate, trusted "
     "instead of the system's (a private CA). Verification cannot be turned off.",

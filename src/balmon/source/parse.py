@@ -14,15 +14,35 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name}")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different. Parsers disagree on `{"balance": "-5",
+    "balance": "50"}` (Python keeps the last, others the first), so a body that says two things
+    says nothing trustworthy."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _DuplicateKey
+    return document
+
+
 # parse_float keeps JSON numbers exact: they never pass through a binary float. One decoder
 # for every response (`json.loads` with these options builds a new one per call).
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique
+)
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
     try:
         # As `json.loads` reads bytes: UTF-8, -16 or -32, told apart by their first bytes.
         document = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+    except _DuplicateKey:
+        raise InvalidResponse("response has a duplicate key") from None
+    except InvalidOperation:  # a number whose exponent no Decimal holds (1e9999999999999999999)
+        raise InvalidResponse("response has a number out of any range") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidResponse("response body is not valid JSON") from exc
     except RecursionError:  # nested deeper than Python's parser goes: no balance is that deep
@@ -47,13 +67,20 @@ def _to_decimal(raw: object) -> Decimal:
 def parse_balance(
     body: bytes, *, customer_id: str, balance_field: str, customer_id_field: str
 ) -> Decimal:
-    """Validate the body against the Balance API contract and return the balance."""
+    """Validate the body against the Balance API contract and return the balance.
+
+    The body must echo the customer id in `customer_id_field` (an empty setting turns the check
+    off): a balance that does not say whose it is cannot be told from another customer's."""
     document = _load_object(body)
     if balance_field not in document:
         raise InvalidResponse(f"response has no {balance_field!r} field")
-    returned_id = document.get(customer_id_field)
-    if returned_id is not None and str(returned_id) != customer_id:
-        raise InvalidResponse("response is for a different customer")
+    if customer_id_field:
+        returned_id = document.get(customer_id_field)
+        if returned_id is None:
+            where = repr(customer_id_field)
+            raise InvalidResponse(f"response does not echo the customer id in {where}")
+        if str(returned_id) != customer_id:
+            raise InvalidResponse("response is for a different customer")
     raw = document[balance_field]
     if raw is None:
         raise NullBalance("balance is null")

@@ -20,11 +20,17 @@ from balmon.errors import ApiFailure, InvalidResponse, MissingData
 HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: `str.isdigit` is true of "²" and "١٢" too, which `int` refuses."""
+    text = value.strip()
+    return text.isascii() and text.isdigit()
+
+
 def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
     """Parse a Retry-After header (delta seconds or HTTP date); None when absent or bad."""
     if not value:
         return None
-    if value.strip().isdigit():
+    if _digits(value):
         return float(value.strip())
     try:
         moment = parsedate_to_datetime(value)
@@ -56,7 +62,7 @@ def check_status(status: int, retry_after: str | None, clock: Clock) -> None:
 MAX_HEADER_LINE = 8190
 MAX_HEADERS = 100
 HEADERS_TOO_LARGE = "headers too large"
-CONFLICTING_FRAMING = "conflicting framing headers"
+CONFLICTING_FRAMING = "bad framing headers (Content-Length, Transfer-Encoding)"
 
 
 def malformed(what: str) -> InvalidResponse:
@@ -131,6 +137,6 @@ class CustomerUrls:
 
 
 def content_length(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    if value is None or not _digits(value):
         return None
     return int(value)
