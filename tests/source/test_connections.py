@@ -107,9 +107,8 @@ FRAMING = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(FRAMING))
-async def test_malformed_framing_is_an_invalid_response_on_every_client(case: str) -> None:
-    raw, message = FRAMING[case]
+async def _failure(raw: bytes) -> tuple[BalanceError, RawBank]:
+    """How one fetch of C1 fails against a bank that sends `raw` and closes."""
     async with RawBank(lambda cid: raw, close_after_answer=True).running() as bank:
         source = _source(bank.url)
         try:
@@ -117,7 +116,14 @@ async def test_malformed_framing_is_an_invalid_response_on_every_client(case: st
                 await source.fetch("C1")
         finally:
             await source.aclose()
-    assert (caught.value.code, caught.value.message) == (ErrorCode.INVALID_RESPONSE, message)
+    return caught.value, bank
+
+
+@pytest.mark.parametrize("case", sorted(FRAMING))
+async def test_malformed_framing_is_an_invalid_response_on_every_client(case: str) -> None:
+    raw, message = FRAMING[case]
+    failure, bank = await _failure(raw)
+    assert (failure.code, failure.message) == (ErrorCode.INVALID_RESPONSE, message)
     assert bank.received["C1"] == 1
 
 
@@ -126,12 +132,6 @@ async def test_a_retry_after_the_client_cannot_read_is_absent(value: str) -> Non
     """A 503 stays an API_ERROR, retried on balmon's own backoff (was INTERNAL_ERROR on
     aiohttp for "²": never retried)."""
     raw = b"HTTP/1.1 503 Unavailable\r\nRetry-After: %s\r\nContent-Length: 0\r\n\r\n"
-    async with RawBank(lambda cid: raw % value.encode()).running() as bank:
-        source = _source(bank.url)
-        try:
-            with pytest.raises(ApiFailure) as caught:
-                await source.fetch("C1")
-        finally:
-            await source.aclose()
-    assert caught.value.code is ErrorCode.API_ERROR
-    assert caught.value.retry_after is None
+    failure, _ = await _failure(raw % value.encode())
+    assert isinstance(failure, ApiFailure) and failure.code is ErrorCode.API_ERROR
+    assert failure.retry_after is None
