@@ -62,7 +62,7 @@ def test_balances_are_exact(body: bytes, expected: Decimal) -> None:
         (
             b'{"customer_id": "C1", "balance": "5", "x": {"a": 1, "a": 2}}',
             ErrorCode.INVALID_RESPONSE,
-        ),  # noqa: E501
+        ),
         # The id echo the configuration reference promises: missing, null or misnamed.
         (b'{"balance": 7}', ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": null, "balance": 7}', ErrorCode.INVALID_RESPONSE),
