@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -62,6 +63,7 @@ class Webhook:
         self.posts: list[dict[str, Any]] = []
         self.status = 200
         self.port = 0
+        self.delay = 0.0  # seconds to think before answering, as a slow channel does
 
 
 @contextmanager
@@ -72,6 +74,7 @@ def webhook_server() -> Iterator[Webhook]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
+            time.sleep(hook.delay)
             status = hook.status
             if status == 200:
                 try:

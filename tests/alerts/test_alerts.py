@@ -85,7 +85,7 @@ def test_an_alert_names_date_code_customers_times_attempts_and_link(engine: Engi
         report = _finish(
             engine, _settings([_mailto(port), f"json://127.0.0.1:{hook.port}/hook"]), run_id
         )
-    assert report == {"messages": 1, "sent": 2, "pending": 0, "failed": 0}
+    assert report == {"messages": 1, "sent": 2, "pending": 0, "failed": 0, "sending": 0}
     [mail] = mailbox.texts()
     [post] = hook.posts
     for text in (mail, f"{post['title']}\n{post['message']}"):
@@ -229,7 +229,7 @@ def test_the_optional_end_of_run_summary_states_counts_and_link(engine: Engine) 
 def test_the_inbox_channel_delivers_to_the_dashboard_without_a_network(engine: Engine) -> None:
     run_id = _seed(engine, [("C1", "TIMEOUT"), ("C2", "NULL_BALANCE")])
     report = _finish(engine, _settings(["inbox://local"]), run_id)
-    assert report == {"messages": 2, "sent": 2, "pending": 0, "failed": 0}
+    assert report == {"messages": 2, "sent": 2, "pending": 0, "failed": 0, "sending": 0}
     with engine.connect() as c:
         channels = {r.channel for r in c.execute(select(alert_deliveries))}
     assert channels == {"inbox://local #1"}

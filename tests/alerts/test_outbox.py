@@ -122,13 +122,13 @@ def test_a_delivery_is_claimed_once_per_attempt_and_settled(engine: Engine) -> N
             c, Rendered("t", "b", "s"), kind="test", now=T0, count=0, channels=CHANNELS[:1]
         )
     with engine.begin() as c:
-        [row] = outbox.pending(c, [message_id])
+        [row] = outbox.pending(c, T0, [message_id])
         assert outbox.claim(c, row.id, row.attempts, T0)
         assert not outbox.claim(c, row.id, row.attempts, T0)  # another process was first
         outbox.settle(c, row.id, status=DeliveryStatus.SENT, error=None, now=T0)
     with engine.connect() as c:
         [done] = outbox.deliveries_of(c, message_id)
-        assert outbox.pending(c) == []
+        assert outbox.pending(c, T0) == []
         assert outbox.delivery_counts(c) == {DeliveryStatus.SENT: 1}
     assert done.attempts == 1 and done.sent_at == T0
 
@@ -142,7 +142,7 @@ def test_counts_listing_and_pending_age_for_the_operators(engine: Engine) -> Non
             c, Rendered("t", "b", "s"), kind="test", now=T0 + timedelta(hours=1), count=0,
             channels=CHANNELS,
         )  # fmt: skip
-        [first, *_] = outbox.pending(c)
+        [first, *_] = outbox.pending(c, T0)
         outbox.settle(c, first.id, status=DeliveryStatus.FAILED, error="gone", now=T0)
     with engine.connect() as c:
         assert outbox.delivery_counts(c, run_id) == {DeliveryStatus.FAILED: 1, "pending": 1}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from balmon import limits
 from balmon.alerts.channels import Channel, route
@@ -186,13 +186,27 @@ def add_message(
     return message_id
 
 
-def pending(connection: Connection, message_ids: list[int] | None = None) -> list[Any]:
-    """Pending deliveries with the text to send."""
+# How long a claimed delivery is left to the flusher that claimed it: well past the longest
+# a send may take (`SEND_SECONDS`), so no other flusher sends it while the first still might.
+# A flusher that died mid-send leaves its lease to run out, and the delivery goes again then.
+SEND_SECONDS = 120.0
+CLAIM = timedelta(seconds=5 * SEND_SECONDS)
+
+
+def _unclaimed(now: datetime) -> Any:
+    d = alert_deliveries.c
+    return (d.claimed_until.is_(None)) | (d.claimed_until <= now)
+
+
+def pending(
+    connection: Connection, now: datetime, message_ids: list[int] | None = None
+) -> list[Any]:
+    """Pending deliveries no other flusher is sending, with the text to send."""
     d, m = alert_deliveries.c, alert_messages.c
     query = (
         select(d.id, d.channel, d.attempts, m.title, m.body, m.short_body)
         .join(alert_messages, m.id == d.message_id)
-        .where(d.status == DeliveryStatus.PENDING)
+        .where(d.status == DeliveryStatus.PENDING, _unclaimed(now))
         .order_by(d.id)
     )
     if message_ids is not None:
@@ -201,12 +215,18 @@ def pending(connection: Connection, message_ids: list[int] | None = None) -> lis
 
 
 def claim(connection: Connection, delivery_id: int, attempts: int, now: datetime) -> bool:
-    """Count one more attempt, unless another process got there first."""
+    """Lease the delivery to this flusher and count one more attempt, unless another process
+    claimed it first (it is leased, sent, or its attempt count moved on)."""
     d = alert_deliveries.c
     result = connection.execute(
         update(alert_deliveries)
-        .where(d.id == delivery_id, d.status == DeliveryStatus.PENDING, d.attempts == attempts)
-        .values(attempts=attempts + 1, updated_at=now)
+        .where(
+            d.id == delivery_id,
+            d.status == DeliveryStatus.PENDING,
+            d.attempts == attempts,
+            _unclaimed(now),
+        )
+        .values(attempts=attempts + 1, updated_at=now, claimed_until=now + CLAIM)
     )
     return bool(result.rowcount == 1)
 
@@ -219,8 +239,14 @@ def settle(
     error: str | None,
     now: datetime,
 ) -> None:
-    """Record an attempt's outcome (`pending` keeps it for the next flush)."""
-    values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now}
+    """Record an attempt's outcome and end its lease (`pending` keeps it for the next
+    flush)."""
+    values: dict[str, Any] = {
+        "status": status,
+        "last_error": error,
+        "updated_at": now,
+        "claimed_until": None,
+    }
     if status == DeliveryStatus.SENT:
         values["sent_at"] = now
     connection.execute(
@@ -228,13 +254,24 @@ def settle(
     )
 
 
-def delivery_counts(connection: Connection, run_id: int | None = None) -> dict[str, int]:
-    """Deliveries by status (of one run's messages, or all)."""
+SENDING = "sending"  # pending, and claimed by a flusher that is sending it now
+
+
+def delivery_counts(
+    connection: Connection, run_id: int | None = None, *, now: datetime | None = None
+) -> dict[str, int]:
+    """Deliveries by status (of one run's messages, or all); with `now`, the pending ones a
+    flusher is sending at that moment are counted apart, as `SENDING` (in the same statement,
+    so that a delivery sent meanwhile is never counted twice or not at all)."""
     d, m = alert_deliveries.c, alert_messages.c
-    query = select(d.status, func.count()).group_by(d.status)
+    status: Any = d.status
+    if now is not None:
+        sending = (d.status == DeliveryStatus.PENDING) & ~_unclaimed(now)
+        status = case((sending, SENDING), else_=d.status)
+    query = select(status, func.count()).group_by(status)
     if run_id is not None:
         query = query.join(alert_messages, m.id == d.message_id).where(m.run_id == run_id)
-    return {status: int(count) for status, count in connection.execute(query)}
+    return {str(state): int(count) for state, count in connection.execute(query)}
 
 
 def deliveries_of(connection: Connection, message_id: int) -> list[Any]:

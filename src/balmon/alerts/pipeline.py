@@ -36,12 +36,14 @@ _PARALLEL_DELIVERIES = 8
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
-    """Messages created by this pipeline, and deliveries by state (of one run, or all)."""
+    """Messages created by this pipeline, and deliveries by state (of one run, or all):
+    `sending` are pending deliveries another process is sending at this moment."""
 
     messages: int
     sent: int
     pending: int
     failed: int
+    sending: int = 0
 
     @classmethod
     def of(cls, messages: int, counts: dict[str, int]) -> DeliveryReport:
@@ -50,6 +52,7 @@ class DeliveryReport:
             counts.get(DeliveryStatus.SENT, 0),
             counts.get(DeliveryStatus.PENDING, 0),
             counts.get(DeliveryStatus.FAILED, 0),
+            counts.get(outbox.SENDING, 0),
         )
 
     def as_dict(self) -> dict[str, int]:
@@ -205,7 +208,7 @@ class AlertPipeline:
     async def _deliver(self, *, run_id: int | None, attempts: int) -> DeliveryReport:
         await self._deliver_pending(attempts=attempts)
         with self._engine.connect() as connection:
-            counts = outbox.delivery_counts(connection, run_id)
+            counts = outbox.delivery_counts(connection, run_id, now=self._clock.now())
         return DeliveryReport.of(self._messages, counts)
 
     async def _deliver_pending(
@@ -214,7 +217,7 @@ class AlertPipeline:
         """Up to `attempts` rounds over the pending deliveries, waiting out the backoff between."""
         for attempt in range(attempts):
             with self._engine.connect() as connection:
-                todo = outbox.pending(connection, message_ids)
+                todo = outbox.pending(connection, self._clock.now(), message_ids)
             if not todo:
                 return
             if attempt:
@@ -242,13 +245,23 @@ class AlertPipeline:
         with self._engine.begin() as connection:
             outbox.settle(connection, row.id, status=status, error=error, now=self._clock.now())
 
+    async def _send_within_lease(self, channel: Channel, title: str, body: str) -> None:
+        """Give up before the claim's lease runs out, so no other flusher sends it meanwhile."""
+        try:
+            async with asyncio.timeout(outbox.SEND_SECONDS):
+                await self._notifier.send(channel, title, body)
+        except TimeoutError:
+            raise DeliveryError(
+                f"the channel did not answer within {outbox.SEND_SECONDS:g}s"
+            ) from None
+
     async def _send(
         self, channel: Channel, row: Row[Any], limit: asyncio.Semaphore
     ) -> tuple[DeliveryStatus, str | None]:
         body = row.short_body if channel.is_sms and row.short_body else row.body
         async with limit:
             try:
-                await self._notifier.send(channel, row.title, body)
+                await self._send_within_lease(channel, row.title, body)
             except DeliveryError as exc:
                 log.warning(
                     "alert delivery failed", extra={"channel": channel.name, "reason": str(exc)}

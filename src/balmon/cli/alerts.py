@@ -32,13 +32,15 @@ def _pipeline(settings: Settings) -> AlertPipeline:
 
 @app.command("flush")
 def flush_command(config: ConfigOption = None) -> None:
-    """Group waiting alerts and deliver every pending message; exit 1 if some stay pending."""
+    """Group waiting alerts and deliver every pending message; exit 1 if some stay pending
+    (those another process is sending at the time are its to report)."""
     settings = settings_or_exit(config)
     with exit_on_error():
         report = aio.run(_pipeline(settings).flush())
+    elsewhere = f", being sent by another process {report.sending}" if report.sending else ""
     typer.echo(
         f"messages created {report.messages}, deliveries sent {report.sent}, "
-        f"pending {report.pending}, failed {report.failed}"
+        f"pending {report.pending}, failed {report.failed}{elsewhere}"
     )
     if report.pending:
         fail(f"{report.pending} deliveries still pending", 1)

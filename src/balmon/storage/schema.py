@@ -382,6 +382,8 @@ alert_deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # Leased to the flusher sending it until then (migration 0017).
+    Column("claimed_until", UTCDateTime),
     CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
     UniqueConstraint("message_id", "channel"),
     Index(None, "status"),
