@@ -386,7 +386,7 @@ def test_a_row_slipped_into_a_running_session_is_left_outside_its_seal(
 
     me = Owner.me()
     opened = open_run(engine, business_date=FIRST, mode="normal", customers_file=None, me=me,
-                      now=NOW, stale_after=60)  # fmt: skip
+                      clock=lambda: NOW, stale_after=60)  # fmt: skip
     assert opened.run_id and not getattr(opened, "resumed", True)
     writer = BatchWriter(engine=engine, run_id=opened.run_id, business_date=FIRST,
                          clock=SystemClock(), interval=1, max_batch=10, resumed=False)  # fmt: skip

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -26,7 +28,7 @@ from balmon.engine.lease import (
 from balmon.engine.records import ErrorRecord
 from balmon.engine.writer import BatchWriter
 from balmon.errors import ErrorCode, RunRefused, StorageError
-from balmon.storage.schema import error_logs, verification_runs
+from balmon.storage.schema import error_logs, run_leases, verification_runs
 from balmon.storage.states import RunStatus
 from tests.conftest import on_backends
 
@@ -43,7 +45,7 @@ def _open(
         mode=mode,
         customers_file="c.csv",
         me=me,
-        now=now,  # type: ignore[arg-type]
+        clock=lambda: now,
         stale_after=60,
     )
 
@@ -229,7 +231,7 @@ def test_a_takeover_blocked_by_a_transaction_that_never_ends_is_refused_in_one_l
                 mode="normal",
                 customers_file="c.csv",
                 me=Owner.me(),
-                now=NOW + timedelta(minutes=5),
+                clock=lambda: NOW + timedelta(minutes=5),
                 stale_after=1,
             )
     finally:
@@ -237,3 +239,102 @@ def test_a_takeover_blocked_by_a_transaction_that_never_ends_is_refused_in_one_l
         stuck.close()
     taken = _open(engine, Owner.me(), NOW + timedelta(minutes=5))
     assert isinstance(taken, OpenedRun) and taken.run_id == first.run_id
+
+
+def _open_day(
+    engine: Engine, day: date, me: Owner, clock: Callable[[], datetime], stale: float = 60
+) -> OpenedRun | AlreadyCompleted:
+    return open_run(
+        engine,
+        business_date=day,
+        mode="normal",
+        customers_file="c.csv",
+        me=me,
+        clock=clock,
+        stale_after=stale,
+    )
+
+
+@on_backends("postgresql", "mariadb")
+def test_a_lease_taken_after_a_lock_wait_is_stamped_when_taken(engine: Engine) -> None:
+    """B waits for a lock on the lease row (another session holds it) before taking over a
+    stale lease. Stamped with the time read before that wait, B's lease looked stale at once,
+    and the old owner, thawed, took it back moments later (lease ping-pong)."""
+    stale = 3.0
+    clock = SystemClock()
+    old = Owner("frozen-host", 4242)
+    _open_day(engine, DAY, old, lambda: clock.now() - timedelta(seconds=10), stale)
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(select(run_leases).where(run_leases.c.business_date == DAY).with_for_update())
+    release = threading.Timer(2.0, lambda: (holder.commit(), holder.close()))
+    release.start()
+    taker = Owner("instance-b", 7)
+    try:
+        taken = _open_day(engine, DAY, taker, clock.now, stale)
+    finally:
+        release.join()
+    assert isinstance(taken, OpenedRun)
+    time.sleep(1.5)  # the old owner wakes: B's lease is 1.5 s old, not 3.5 s
+    with pytest.raises(RunRefused, match="in progress \\(host instance-b"):
+        _open_day(engine, DAY, old, clock.now, stale)
+
+
+@on_backends()
+def test_one_date_runs_at_a_time_across_the_deployment(engine: Engine) -> None:
+    """Two instances catching up took two dates at once, so the bank saw twice
+    `engine.concurrency`; the next date now waits for the live one."""
+    _open_day(engine, DAY, OLD, lambda: NOW)
+    with pytest.raises(RunRefused, match="one date runs at a time"):
+        _open_day(engine, DAY + timedelta(days=1), Owner.me(), lambda: NOW + timedelta(seconds=5))
+    # An owner silent past stale_after no longer holds the deployment's one run.
+    later = _open_day(
+        engine, DAY + timedelta(days=1), Owner.me(), lambda: NOW + timedelta(seconds=61)
+    )
+    assert isinstance(later, OpenedRun)
+
+
+def _race(engine: Engine, days: list[date], owners: list[Owner]) -> list[object]:
+    """Each owner claims its date at the same moment, from a thread of its own."""
+    start = threading.Barrier(len(days))
+    outcomes: list[object] = []
+
+    def claim(day: date, owner: Owner) -> None:
+        start.wait()
+        try:
+            outcomes.append(_open_day(engine, day, owner, lambda: NOW))
+        except RunRefused as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=claim, args=pair) for pair in zip(days, owners, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+@on_backends()
+def test_two_claims_of_two_dates_at_the_same_moment_start_one(engine: Engine) -> None:
+    for round_ in range(4):
+        days = [DAY + timedelta(days=10 * round_ + n) for n in (1, 2)]
+        owners = [Owner(f"instance-{n}", 100 + n) for n in (1, 2)]
+        outcomes = _race(engine, days, owners)
+        opened = [o for o in outcomes if isinstance(o, OpenedRun)]
+        assert len(opened) == 1 and len(outcomes) == 2, outcomes
+        [winner] = opened
+        with engine.connect() as c:
+            day, host = c.execute(
+                select(run_leases.c.business_date, run_leases.c.host).where(
+                    run_leases.c.run_id == winner.run_id
+                )
+            ).one()
+        close_run(
+            engine,
+            business_date=day,
+            run_id=winner.run_id,
+            me=next(o for o in owners if o.host == host),
+            status=RunStatus.COMPLETED,
+            now=NOW,
+            counts={},
+        )

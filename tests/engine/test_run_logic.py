@@ -17,9 +17,9 @@ from balmon.errors import (
     ApiFailure,
     ConfigError,
     CustomerFileError,
+    LeaseLost,
     MissingData,
     NullBalance,
-    StorageError,
     TimeoutFailure,
 )
 from balmon.storage.schema import (
@@ -222,13 +222,18 @@ class _StealsTheLease(ScriptedSource):
 
 
 def test_a_run_whose_lease_was_taken_over_stops_and_leaves_the_run_to_its_new_owner(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The error surfaces as itself (not an ExceptionGroup), and the process that lost the
-    lease writes nothing more: neither rows nor the run's status, which are the new owner's."""
+    lease writes nothing more: neither rows nor the run's status, which are the new owner's.
+    The run moved, it did not fail: no "run failed" line (the scheduler's FAILED alarm keys on
+    it), a warning that says where it went."""
     path = write_customers(tmp_path / "c.csv", [(f"C{i}", "0") for i in range(400)])
-    with pytest.raises(StorageError, match="lost the lease"):
+    with pytest.raises(LeaseLost, match="lost the lease"):
         _run(engine, path, _StealsTheLease(engine), engine={"heartbeat_seconds": 0.05})
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("balmon")]
+    assert ("WARNING", "run moved") in said
+    assert not [line for line in said if line[0] == "ERROR"]
     with engine.connect() as c:
         run = c.execute(select(verification_runs)).one()
         written = c.scalar(select(func.count()).select_from(verification_results))

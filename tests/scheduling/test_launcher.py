@@ -8,12 +8,12 @@ import asyncio
 import os
 import signal
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from balmon.banksim import SimulatorThread as Simulator
 from balmon.config import Settings
@@ -144,3 +144,28 @@ async def test_a_run_that_cannot_start_fails_with_its_one_line_reason(
         f"config error: verification.customers_file: file not found: {tmp_path / 'gone.csv'}"
     )
     assert launcher._children[DAY].process.exitcode == 1
+
+
+async def test_a_run_taken_over_by_another_process_moved_and_did_not_fail(
+    engine: Engine, slow_bank: tuple[Simulator, Path]
+) -> None:
+    """The child finds its lease taken (it stalled, another instance took the run over): the
+    run goes on there, so the child ends MOVED (exit 0), writes nothing on the run, and the
+    scheduler raises no FAILED alarm for it (it alarms on FAILED only)."""
+    launcher = await _mid_run(engine, slow_bank)
+
+    def take_over() -> None:
+        with engine.begin() as c:
+            c.execute(
+                update(run_leases).values(
+                    host="instance-b", pid=4242, heartbeat_at=datetime.now(UTC)
+                )
+            )
+
+    await asyncio.to_thread(take_over)
+    ended = await launcher.wait(DAY)
+    assert ended.state is LaunchState.MOVED
+    assert ended.reason == f"lost the lease on {DAY}: another process took the run over"
+    assert launcher._children[DAY].process.exitcode == 0
+    run = _run(engine)
+    assert (run.status, run.reason) == ("running", None)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from balmon import audit, limits
 from balmon.engine.state import latest_run
-from balmon.errors import RunRefused, StorageError
-from balmon.storage.schema import run_leases, verification_runs
+from balmon.errors import LeaseLost, RunRefused
+from balmon.storage.schema import run_leases, run_slot, verification_runs
 from balmon.storage.statements import is_lock_timeout, wait_for_locks_at_most
 from balmon.storage.states import RunKind, RunStatus
 
@@ -70,23 +70,52 @@ def owner_alive(row: Row[Any], *, me: Owner, now: datetime, stale_after: float) 
     return bool((now - beat).total_seconds() < stale_after)
 
 
-def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: float) -> None:
-    values = {"host": me.host, "pid": me.pid, "heartbeat_at": now}
+def _hold_slot(connection: Connection, now: datetime, stale: float) -> None:
+    """Take the deployment's one claim slot for this transaction: a write, so that it is a
+    lock on every database (SQLite has no row locks, but one writer at a time)."""
     try:
-        with connection.begin_nested():
-            connection.execute(insert(run_leases).values(business_date=day, **values))
-        return
-    except IntegrityError:
-        pass
+        held = connection.execute(update(run_slot).where(run_slot.c.id == 1).values(claimed_at=now))
+    except DBAPIError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        raise RunRefused(
+            f"another process has been claiming a run for over {stale:g}s; "
+            "end its session on the database server if it is stuck, then run again"
+        ) from None
+    if held.rowcount != 1:  # a database restored without the row migration 0018 wrote
+        connection.execute(insert(run_slot).values(id=1, claimed_at=now))
+
+
+def _refuse_if_another_date_runs(
+    connection: Connection, day: date, me: Owner, now: datetime, stale: float
+) -> None:
+    others = connection.execute(
+        select(run_leases).where(run_leases.c.business_date != day, run_leases.c.pid.is_not(None))
+    ).all()
+    for row in others:
+        if owner_alive(row, me=me, now=now, stale_after=stale):
+            raise RunRefused(
+                f"the run for {row.business_date} is in progress (host {row.host}, pid "
+                f"{row.pid}); one date runs at a time, {day} waits for it"
+            )
+
+
+def _claim(
+    connection: Connection, day: date, me: Owner, clock: Callable[[], datetime], stale: float
+) -> datetime:
+    """Take the date's lease; returns the time it was taken, read after every lock wait, so
+    that a lease is never born stale (a claim stamped with the time before a long wait looked
+    abandoned at once, and its old owner took it back)."""
+    # Bounded waits: a dead owner's transaction left open on the server (its host cut off
+    # with a half-open connection) holds its rows until the server notices.
+    wait_for_locks_at_most(connection, stale)
+    _hold_slot(connection, clock(), stale)
     # Locked, not just read: the claim waits for the old owner's last transactions (see
     # `fence`), and on MariaDB the transaction's snapshot is only taken after that wait.
-    # The wait is bounded: a dead owner's transaction left open on the server (its host cut
-    # off with a half-open connection) holds the row until the server notices.
-    wait_for_locks_at_most(connection, stale)
     try:
         row = connection.execute(
             select(run_leases).where(run_leases.c.business_date == day).with_for_update()
-        ).one()
+        ).one_or_none()
     except DBAPIError as exc:
         if not is_lock_timeout(exc):
             raise
@@ -94,8 +123,15 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
             f"the run for {day} is still held by a transaction of its previous owner "
             f"(waited {stale:g}s); end that session on the database server, then run again"
         ) from None
-    if owner_alive(row, me=me, now=now, stale_after=stale):
+    now = clock()
+    if row is not None and owner_alive(row, me=me, now=now, stale_after=stale):
         raise RunRefused(f"the run for {day} is in progress (host {row.host}, pid {row.pid})")
+    _refuse_if_another_date_runs(connection, day, me, now, stale)
+    values = {"host": me.host, "pid": me.pid, "heartbeat_at": now}
+    if row is None:
+        # No other claim can insert it meanwhile: they all wait for the slot.
+        connection.execute(insert(run_leases).values(business_date=day, **values))
+        return now
     taken = connection.execute(
         update(run_leases)
         .where(run_leases.c.business_date == day)
@@ -105,10 +141,11 @@ def _claim(connection: Connection, day: date, me: Owner, now: datetime, stale: f
     )
     if taken.rowcount != 1:
         raise RunRefused(f"another process took over the run for {day} just now")
+    return now
 
 
 def fence(connection: Connection, *, business_date: date, me: Owner) -> None:
-    """Hold the date's lease for the rest of this transaction, or raise `StorageError` when
+    """Hold the date's lease for the rest of this transaction, or raise `LeaseLost` when
     another process has taken the run over.
 
     Every transaction of the run's writer starts here. The shared row lock is what makes a
@@ -121,7 +158,7 @@ def fence(connection: Connection, *, business_date: date, me: Owner) -> None:
         .with_for_update(read=True)
     ).one_or_none()
     if row is None or (row.host, row.pid) != (me.host, me.pid):
-        raise StorageError(f"lost the lease on {business_date}: another process took the run over")
+        raise LeaseLost(f"lost the lease on {business_date}: another process took the run over")
 
 
 def _create(connection: Connection, day: date, kind: str, parent: int | None, **run: object) -> int:
@@ -142,12 +179,12 @@ def open_run(
     mode: Mode,
     customers_file: str | None,
     me: Owner,
-    now: datetime,
+    clock: Callable[[], datetime],
     stale_after: float,
 ) -> OpenedRun | AlreadyCompleted:
     """Take the date's lease, then resume its unfinished run or start the run `mode` asks for."""
     with engine.begin() as connection:
-        _claim(connection, business_date, me, now, stale_after)
+        now = _claim(connection, business_date, me, clock, stale_after)
         latest = latest_run(connection, business_date)
         lease = {"lease_host": me.host, "lease_pid": me.pid, "heartbeat_at": now}
         opened = _choose(connection, latest, business_date, mode, customers_file, lease, now)
@@ -199,7 +236,7 @@ def _choose(
 def heartbeat(
     engine: Engine, *, business_date: date, run_id: int, me: Owner, now: datetime
 ) -> None:
-    """Renew the lease; raises `StorageError` when another process has taken it over."""
+    """Renew the lease; raises `LeaseLost` when another process has taken it over."""
     with engine.begin() as connection:
         renewed = connection.execute(
             update(run_leases)
@@ -208,9 +245,7 @@ def heartbeat(
             .values(heartbeat_at=now)
         )
         if renewed.rowcount != 1:
-            raise StorageError(
-                f"lost the lease on {business_date}: another process took the run over"
-            )
+            raise LeaseLost(f"lost the lease on {business_date}: another process took the run over")
         connection.execute(
             update(verification_runs)
             .where(verification_runs.c.id == run_id)

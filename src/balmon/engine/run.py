@@ -36,7 +36,7 @@ from balmon.engine.records import RecordSink
 from balmon.engine.summary import RunSummary, summarize
 from balmon.engine.worker import Tally
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ConfigError
+from balmon.errors import ConfigError, LeaseLost
 from balmon.source import BalanceSource
 from balmon.storage.statements import failure_reason
 from balmon.storage.states import RunKind, RunStatus
@@ -172,7 +172,7 @@ class VerificationRun:
             mode=request.mode,
             customers_file=str(path) if path else None,
             me=self._owner,
-            now=self._clock.now(),
+            clock=self._clock.now,
             stale_after=self._settings.engine.stale_after_seconds,
         )
 
@@ -300,6 +300,10 @@ class VerificationRun:
     async def _abandon(
         self, opened: OpenedRun, day: date, exc: BaseException, written: list[Segment]
     ) -> None:
+        if isinstance(exc, LeaseLost):
+            # The run is not this process's to close: it goes on in the one that took it.
+            log.warning("run moved", extra={"run_id": opened.run_id, "reason": str(exc)})
+            return
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         status = RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED
         reason = "interrupted" if interrupted else failure_reason(exc)

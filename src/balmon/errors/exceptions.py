@@ -4,7 +4,8 @@
     ├── ConfigError                 bad configuration: one line naming the key, exit 2
     │   └── CustomerFileError       the customer file as a whole is unusable
     ├── StorageError                the database is unreachable or refused a write
-    ├── RunRefused                  another live process owns the run for this date
+    │   └── LeaseLost               another process took this run over: it moved, not failed
+    ├── RunRefused                  another live process owns this date's run, or another date's
     ├── FetcherLost                 a fetcher process of a run died; the run stops (resumable)
     ├── RetentionError              retention refused, or found its archive wrong: nothing deleted
     ├── GroupTaken                  another process grouped these alerts first (rolls back)
@@ -59,8 +60,14 @@ class StorageError(BalmonError):
     """The database could not be reached or refused an operation."""
 
 
+class LeaseLost(StorageError):
+    """Another process took over the lease of the run this process was running: the run goes
+    on there, so this process stops without calling it failed."""
+
+
 class RunRefused(BalmonError):
-    """Another live process holds the lease on this business date's run."""
+    """Another live process holds the lease on this business date's run, or runs another date
+    (one date at a time per deployment)."""
 
 
 class FetcherLost(BalmonError):

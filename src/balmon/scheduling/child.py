@@ -30,7 +30,7 @@ from balmon.config import Settings
 from balmon.engine import RunRequest
 from balmon.engine.lease import AlreadyCompleted, OpenedRun
 from balmon.engine.run import OpenHook
-from balmon.errors import BalmonError, ConfigError, RunRefused
+from balmon.errors import BalmonError, ConfigError, LeaseLost, RunRefused
 from balmon.lifecycle import Shutdown
 from balmon.scheduling.launch import Launch, LaunchState
 from balmon.scheduling.verify import verify_date
@@ -90,7 +90,7 @@ async def _run(connection: Connection, settings: Settings, day: date) -> int:
         _send(connection, "ended", Launch(day, LaunchState.INTERRUPTED, claim.run_id, name))
         return shutdown.exit_code or 128 + signal.SIGTERM
     _send(connection, "ended", launch)
-    good = launch.state in (LaunchState.COMPLETED, LaunchState.ALREADY_COMPLETED)
+    good = launch.state in (LaunchState.COMPLETED, LaunchState.ALREADY_COMPLETED, LaunchState.MOVED)
     return EXIT_OK if good else EXIT_FAILED
 
 
@@ -99,6 +99,8 @@ async def _outcome(settings: Settings, day: date, opened: OpenHook) -> Launch:
         summary = await verify_date(settings, RunRequest(day), on_open=opened)
     except RunRefused as exc:
         return Launch(day, LaunchState.REFUSED, reason=str(exc))
+    except LeaseLost as exc:
+        return Launch(day, LaunchState.MOVED, reason=str(exc))
     except ConfigError as exc:
         return Launch(day, LaunchState.FAILED, reason=f"config error: {exc}")
     except BalmonError as exc:

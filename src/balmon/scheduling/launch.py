@@ -13,6 +13,7 @@ class LaunchState(StrEnum):
     COMPLETED = "completed"
     ALREADY_COMPLETED = "already completed"
     REFUSED = "refused"
+    MOVED = "moved"  # another process took the run over and runs it: not failed
     FAILED = "failed"
     INTERRUPTED = "interrupted"
 

@@ -43,6 +43,10 @@ class _Child:
     supervisor: asyncio.Task[Launch] | None = field(default=None)
 
 
+# A run that moved to another process is worth a look (why did this one stall?), not a page.
+_LEVELS = {LaunchState.FAILED: logging.ERROR, LaunchState.MOVED: logging.WARNING}
+
+
 class RunLauncher:
     """Runs business dates in child processes, one at a time."""
 
@@ -136,7 +140,7 @@ class RunLauncher:
         if ended is None:
             ended = await self._died(child)
         log.log(
-            logging.ERROR if ended.state is LaunchState.FAILED else logging.INFO,
+            _LEVELS.get(ended.state, logging.INFO),
             "run process ended",
             extra={
                 "business_date": child.day.isoformat(),

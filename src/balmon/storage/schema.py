@@ -110,6 +110,16 @@ verification_runs = Table(
 )
 
 # One row per business date: whoever holds it (host, pid, fresh heartbeat) owns that date's run.
+# One row, written by every claim of a date's lease before it looks at the leases: claims are
+# made one at a time across the deployment, so no two processes start two dates at once
+# (migration 0018).
+run_slot = Table(
+    "run_slot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("claimed_at", UTCDateTime),
+)
+
 run_leases = Table(
     "run_leases",
     metadata,
