@@ -4,6 +4,7 @@ processes, started together, on every database, against a slow real webhook."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from balmon.alerts import outbox
 from balmon.alerts.channels import parse_channels
@@ -74,28 +75,57 @@ def test_three_flushes_started_together_deliver_each_message_once(
 def test_a_claimed_delivery_is_left_to_its_flusher_until_the_lease_runs_out(
     engine: Engine,
 ) -> None:
-    """A second flusher neither lists nor claims a delivery another is sending (the first
-    one's attempt count no longer matches, or it does and the lease still holds); once the
-    lease has run out (its flusher died mid-send) the delivery is sent again."""
+    """A second flusher neither lists nor claims a delivery another is sending; once the lease
+    has run out (its flusher, elsewhere, died mid-send) the delivery is sent again."""
     t0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
-    channels = parse_channels([SecretStr("json://127.0.0.1:9/a")])
-    with engine.begin() as c:
-        message_id = outbox.add_message(
-            c, Rendered("t", "b", "s"), kind="test", now=t0, count=0, channels=channels
-        )
+    message_id = _one_message(engine, t0)
     with engine.begin() as c:
         [row] = outbox.pending(c, t0, [message_id])
-        assert outbox.claim(c, row.id, row.attempts, t0)
+        assert outbox.claim(c, row, t0)
+        c.execute(update(alert_deliveries).values(claimed_by="another-host:4242"))
     later = t0 + timedelta(seconds=1)
     with engine.begin() as c:
         assert outbox.pending(c, later) == []
-        assert not outbox.claim(c, row.id, row.attempts + 1, later)
+        assert not outbox.claim(c, row, later)  # its attempt count moved on meanwhile
     expired = t0 + outbox.CLAIM + timedelta(seconds=1)
     with engine.begin() as c:
         [again] = outbox.pending(c, expired)
         assert again.attempts == 1
-        assert outbox.claim(c, again.id, again.attempts, expired)
+        assert outbox.claim(c, again, expired)
         outbox.settle(c, again.id, status=DeliveryStatus.SENT, error=None, now=expired)
     with engine.connect() as c:
         [done] = outbox.deliveries_of(c, message_id)
-    assert (done.status, done.attempts, done.claimed_until) == (DeliveryStatus.SENT, 2, None)
+    assert (done.status, done.attempts, done.claimed_until, done.claimed_by) == (
+        DeliveryStatus.SENT,
+        2,
+        None,
+        None,
+    )
+
+
+def test_a_claim_whose_flusher_died_on_this_host_is_taken_over_at_once(engine: Engine) -> None:
+    """Killed mid-send (the crash point DELIVERING_ALERT): a flusher on the same host sees the
+    claim's pid is gone and sends the delivery now, not ten minutes later."""
+    t0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    message_id = _one_message(engine, t0)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with engine.begin() as c:
+        [row] = outbox.pending(c, t0, [message_id])
+        assert outbox.claim(c, row, t0)
+        c.execute(update(alert_deliveries).values(claimed_by=f"{socket.gethostname()}:{dead.pid}"))
+    soon = t0 + timedelta(seconds=1)
+    with engine.begin() as c:
+        [orphan] = outbox.pending(c, soon, [message_id])
+        assert outbox.claim(c, orphan, soon)
+    with engine.connect() as c:
+        [taken] = outbox.deliveries_of(c, message_id)
+    assert (taken.attempts, taken.claimed_by) == (2, outbox.claimer())
+
+
+def _one_message(engine: Engine, now: datetime) -> int:
+    channels = parse_channels([SecretStr("json://127.0.0.1:9/a")])
+    with engine.begin() as c:
+        return outbox.add_message(
+            c, Rendered("t", "b", "s"), kind="test", now=now, count=0, channels=channels
+        )

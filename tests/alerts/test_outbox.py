@@ -123,8 +123,8 @@ def test_a_delivery_is_claimed_once_per_attempt_and_settled(engine: Engine) -> N
         )
     with engine.begin() as c:
         [row] = outbox.pending(c, T0, [message_id])
-        assert outbox.claim(c, row.id, row.attempts, T0)
-        assert not outbox.claim(c, row.id, row.attempts, T0)  # another process was first
+        assert outbox.claim(c, row, T0)
+        assert not outbox.claim(c, row, T0)  # another process was first
         outbox.settle(c, row.id, status=DeliveryStatus.SENT, error=None, now=T0)
     with engine.connect() as c:
         [done] = outbox.deliveries_of(c, message_id)

@@ -3,10 +3,12 @@ and start (the machine's shared server must never be stopped under other tests).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -61,6 +63,27 @@ class Cluster:
         log = str(self.data / "server.log")
         self._run("pg_ctl", "-D", str(self.data / "db"), "-o", options, "-l", log, "-w", "start")
 
+    def processes(self) -> list[int]:
+        """The postmaster and every backend and helper it started."""
+        first_line = (self.data / "db" / "postmaster.pid").read_text().splitlines()[0]
+        postmaster = int(first_line)
+        children = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(postmaster)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def freeze(self) -> None:
+        """Every server process stopped (SIGSTOP): connections stay up, nothing answers."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
+
     def stop(self) -> None:
         # "immediate": the server goes at once, as a crash or a failover would take it.
         self._run("pg_ctl", "-D", str(self.data / "db"), "-m", "immediate", "-w", "stop")
@@ -87,6 +110,8 @@ def throwaway_cluster() -> Iterator[Cluster]:
     finally:
         for _ in range(3):
             try:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    cluster.thaw()  # a test that froze it and failed
                 cluster.stop()
                 break
             except subprocess.CalledProcessError:

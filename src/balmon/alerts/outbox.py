@@ -5,6 +5,8 @@ Every query on `alerts`, `alert_messages` and `alert_deliveries` lives here.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -188,9 +190,29 @@ def add_message(
 
 # How long a claimed delivery is left to the flusher that claimed it: well past the longest
 # a send may take (`SEND_SECONDS`), so no other flusher sends it while the first still might.
-# A flusher that died mid-send leaves its lease to run out, and the delivery goes again then.
+# A flusher that died mid-send is passed over at once by a flusher on its host (its pid is
+# gone); elsewhere its lease runs out, and the delivery goes again then.
 SEND_SECONDS = 120.0
 CLAIM = timedelta(seconds=5 * SEND_SECONDS)
+
+
+def claimer() -> str:
+    """This process, as a claim names it."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:255]
+
+
+def _gone(claimed_by: str | None) -> bool:
+    """Whether the claim's process is known to be dead: on this host, with its pid gone."""
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _unclaimed(now: datetime) -> Any:
@@ -201,32 +223,54 @@ def _unclaimed(now: datetime) -> Any:
 def pending(
     connection: Connection, now: datetime, message_ids: list[int] | None = None
 ) -> list[Any]:
-    """Pending deliveries no other flusher is sending, with the text to send."""
+    """Pending deliveries no live flusher is sending, with the text to send."""
     d, m = alert_deliveries.c, alert_messages.c
     query = (
-        select(d.id, d.channel, d.attempts, m.title, m.body, m.short_body)
+        select(
+            d.id,
+            d.channel,
+            d.attempts,
+            d.claimed_until,
+            d.claimed_by,
+            m.title,
+            m.body,
+            m.short_body,
+        )
         .join(alert_messages, m.id == d.message_id)
-        .where(d.status == DeliveryStatus.PENDING, _unclaimed(now))
+        .where(d.status == DeliveryStatus.PENDING)
         .order_by(d.id)
     )
     if message_ids is not None:
         query = query.where(d.message_id.in_(message_ids))
-    return list(connection.execute(query).all())
+    return [
+        row
+        for row in connection.execute(query)
+        if row.claimed_until is None or row.claimed_until <= now or _gone(row.claimed_by)
+    ]
 
 
-def claim(connection: Connection, delivery_id: int, attempts: int, now: datetime) -> bool:
-    """Lease the delivery to this flusher and count one more attempt, unless another process
-    claimed it first (it is leased, sent, or its attempt count moved on)."""
+def claim(connection: Connection, row: Any, now: datetime) -> bool:
+    """Lease the delivery (a row `pending` listed) to this flusher and count one more attempt,
+    unless another process claimed it first (it is leased, sent, or its attempt count moved
+    on). A lease whose flusher `pending` found dead is taken over."""
     d = alert_deliveries.c
+    free = _unclaimed(now)
+    if row.claimed_by is not None:
+        free = free | (d.claimed_by == row.claimed_by)
     result = connection.execute(
         update(alert_deliveries)
         .where(
-            d.id == delivery_id,
+            d.id == row.id,
             d.status == DeliveryStatus.PENDING,
-            d.attempts == attempts,
-            _unclaimed(now),
+            d.attempts == row.attempts,
+            free,
         )
-        .values(attempts=attempts + 1, updated_at=now, claimed_until=now + CLAIM)
+        .values(
+            attempts=row.attempts + 1,
+            updated_at=now,
+            claimed_until=now + CLAIM,
+            claimed_by=claimer(),
+        )
     )
     return bool(result.rowcount == 1)
 
@@ -246,6 +290,7 @@ def settle(
         "last_error": error,
         "updated_at": now,
         "claimed_until": None,
+        "claimed_by": None,
     }
     if status == DeliveryStatus.SENT:
         values["sent_at"] = now

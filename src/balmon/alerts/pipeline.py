@@ -229,7 +229,7 @@ class AlertPipeline:
         channel = self._by_name.get(row.channel)
         now = self._clock.now()
         with self._engine.begin() as connection:
-            if not outbox.claim(connection, row.id, row.attempts, now):
+            if not outbox.claim(connection, row, now):
                 return
             if channel is None:
                 outbox.settle(

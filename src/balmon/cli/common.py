@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from balmon import limits, logs
 from balmon.config import Settings, load_settings
 from balmon.errors import BalmonError, ConfigError, StorageError
-from balmon.storage import ensure_schema, make_engine
+from balmon.storage import engine_for, ensure_schema
 from balmon.storage.statements import database_reason
 
 ConfigOption = Annotated[
@@ -94,7 +94,7 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 def ready_engine(settings: Settings) -> Engine:
     """An engine on the configured database, its schema migrated to this version."""
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     ensure_schema(engine)
     return engine
 

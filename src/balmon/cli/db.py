@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from balmon.cli.common import ConfigOption, exit_on_error, settings_or_exit
-from balmon.storage import make_engine, upgrade
+from balmon.storage import engine_for, make_engine, upgrade
+from balmon.storage.database import Timeouts
 from balmon.storage.migrate import current_revision, head_revision, upgrade_sql
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -23,7 +24,10 @@ def upgrade_command(
     """Create or migrate the schema to the newest revision and seed the error codes."""
     settings = settings_or_exit(config)
     with exit_on_error():
-        engine = make_engine(settings.database.url)
+        # No statement limit: building an index on a large table may take longer.
+        limits = Timeouts.of(settings.database)
+        limits.statement = 0
+        engine = make_engine(settings.database.url, timeouts=limits)
         if sql:
             typer.echo(upgrade_sql(engine), nl=False)
             return
@@ -38,5 +42,5 @@ def current_command(config: ConfigOption = None) -> None:
     """Show the database's schema revision and the newest one available."""
     settings = settings_or_exit(config)
     with exit_on_error():
-        engine = make_engine(settings.database.url)
+        engine = engine_for(settings.database)
         typer.echo(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")

@@ -25,7 +25,7 @@ from balmon.engine import RunRequest, render
 from balmon.engine.lease import Mode
 from balmon.engine.state import completed_in, has_completed
 from balmon.errors import ConfigError
-from balmon.storage import make_engine
+from balmon.storage import engine_for
 from balmon.triage import CaseFilter, resolve_matching
 
 # The story's waits, compressed 100x so the demo's retries take seconds, not minutes.
@@ -88,7 +88,7 @@ def demo_command(
         _history(settings, simulator, faults, sample, day, history_days)
         faults.day = day.toordinal()
         simulator.state.requests.clear()
-        engine = make_engine(settings.database.url)
+        engine = engine_for(settings.database)
         mode: Mode = "rerun" if has_completed(engine, day) else "normal"
         engine.dispose()
         summary = run_verification(settings, RunRequest(day, mode, path))
@@ -111,7 +111,7 @@ def _history(
 ) -> None:
     """Run each of the `days` dates before `today` not done yet, against a bank whose faults
     change daily, then resolve the older cases as an operations team would have."""
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     fast = _history_settings(settings)
     dates = [today - timedelta(days=n) for n in range(days, 0, -1)]
     finished = completed_in(engine, dates)  # one query, not a schema check per date
@@ -161,7 +161,7 @@ def _serve(settings: Settings) -> None:
     from balmon import aio, service
     from balmon.dashboard.auth import ensure_demo_user
 
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     user, password = ensure_demo_user(engine, datetime.now(UTC))
     url = f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
     typer.echo(f"\nDashboard: {url}\nLog in as {user} / {password}   (Ctrl-C to stop)")

@@ -21,6 +21,15 @@ from balmon.config.settings import Settings
 MEANINGS: dict[str, str] = {
     "database.url": "Where results and the error log live: `sqlite:///FILE`, "
     "`postgresql://user@host/db` or `mysql://user@host/db` (MariaDB).",
+    "database.connect_timeout_seconds": "Longest wait for a connection to the database server.",
+    "database.statement_timeout_seconds": (
+        "Longest a statement may run before the server ends it (0: no limit; `db upgrade` has "
+        "none). A run whose database stops answering altogether exits 1, with one line, once a "
+        "call has waited this long and a minute more."
+    ),
+    "database.lock_timeout_seconds": (
+        "Longest a statement waits for another session's lock (SQLite: for its write lock)."
+    ),
     "source.url": "Base URL of the core-banking Balance API. Required by `run` and the scheduler.",
     "source.client": "HTTP client of the Balance API: `reqwest` (Rust, the faster), `aiohttp`, "
     "or `auto`: reqwest, but aiohttp when `ca_file` is set, because only aiohttp can trust a "

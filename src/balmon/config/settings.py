@@ -41,6 +41,12 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str = "sqlite:///balmon.db"
+    connect_timeout_seconds: Seconds = 10.0
+    # 0: no limit. The server ends a statement past it; a run whose database stops answering
+    # altogether (a frozen server ends nothing) exits 1 once a call has waited this long plus
+    # a minute (`storage.watch`).
+    statement_timeout_seconds: Wait = 300.0
+    lock_timeout_seconds: Seconds = 10.0
 
 
 class SourceSettings(Section):

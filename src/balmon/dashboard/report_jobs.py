@@ -101,9 +101,9 @@ class ReportJobs:
 def _build(settings: Settings, start: date, end: date, format: Format, path: Path) -> None:
     """The job's process: build the report and write it, or exit non-zero."""
     from balmon.compliance.report import build
-    from balmon.storage import make_engine
+    from balmon.storage import engine_for
 
-    engine = make_engine(settings.database.url, read_cache=False)
+    engine = engine_for(settings.database, read_cache=False)
     try:
         report = build(engine, settings, start=start, end=end, format=format, now=_now())
     finally:

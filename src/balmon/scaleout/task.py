@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from balmon import aio, audit, logs
 from balmon.clock import Clock, SystemClock
 from balmon.config import Settings
+from balmon.config.settings import DatabaseSettings
 from balmon.engine.crew import build_crew
 from balmon.engine.customers import Customer
 from balmon.engine.inputs import still_to_do
@@ -36,16 +37,16 @@ from balmon.scaleout import chunks
 from balmon.scaleout.chunks import Verdict
 from balmon.source import BalanceSource
 from balmon.source.clients import open_source
-from balmon.storage import make_engine
+from balmon.storage import engine_for
 from balmon.storage.states import ChunkStatus, Status
 
 log = logging.getLogger("balmon.scaleout")
 
 
 @cache
-def _engine(url: str) -> Engine:
+def _engine(database: DatabaseSettings) -> Engine:
     # One per worker process, made after the fork (a pooled connection must not be shared).
-    return make_engine(url, read_cache=False)
+    return engine_for(database, read_cache=False)
 
 
 class _Loop:
@@ -81,7 +82,7 @@ def verify_chunk(
     settings: Settings, run_id: int, seq: int, business_date: str, owner: tuple[str, int]
 ) -> str:
     """Verify chunk `seq` of `run_id`; returns what happened (for the worker's log)."""
-    engine = _engine(settings.database.url)
+    engine = _engine(settings.database)
     clock = SystemClock()
     day = date.fromisoformat(business_date)
     holder = Owner(*owner)

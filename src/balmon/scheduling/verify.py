@@ -13,7 +13,7 @@ from balmon.engine.run import OpenHook
 from balmon.errors import ConfigError
 from balmon.scaleout import executor_for
 from balmon.source.clients import open_source
-from balmon.storage import ensure_schema, make_engine
+from balmon.storage import engine_for, ensure_schema, watch
 
 
 async def verify_date(
@@ -22,7 +22,9 @@ async def verify_date(
     """Claim the date's lease, verify (or resume) it and return its summary."""
     if settings.source.url is None:
         raise ConfigError("source.url", "required to fetch balances")
-    engine = make_engine(settings.database.url, read_cache=False)
+    engine = engine_for(settings.database, read_cache=False)
+    # A server that stops answering ends the run in bounded time, loop or no loop.
+    watching = watch.install(engine, settings.database.statement_timeout_seconds)
     await asyncio.to_thread(ensure_schema, engine)
     source = open_source(settings.source, concurrency=settings.engine.concurrency)
     try:
@@ -43,3 +45,5 @@ async def verify_date(
     finally:
         await source.aclose()
         engine.dispose()
+        if watching is not None:
+            watching.stop()

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
+from balmon.storage import watch
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -65,7 +67,7 @@ class BulkInsert:
         assert driver is not None
         dbapi = self._dialect.loaded_dbapi
         try:
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            with watch.waiting(), driver.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in values:
                     copy.write_row(row)
         except dbapi.Error as exc:

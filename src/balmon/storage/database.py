@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -45,15 +46,95 @@ def normalize_url(raw: str) -> URL:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets the dashboard read while a run writes; foreign keys are off by default.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.close()
+class DatabaseConfig(Protocol):
+    """The `[database]` settings an engine is made from."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def connect_timeout_seconds(self) -> float: ...
+    @property
+    def statement_timeout_seconds(self) -> float: ...
+    @property
+    def lock_timeout_seconds(self) -> float: ...
+
+
+class Timeouts:
+    """How long a connection may wait for the server: to connect, for one statement (0: no
+    limit), for another session's lock. Every connection of an engine has them, so no call
+    waits on the database without bound."""
+
+    __slots__ = ("connect", "lock", "statement")
+
+    def __init__(self, *, connect: float = 10.0, statement: float = 300.0, lock: float = 10.0):
+        self.connect = connect
+        self.statement = statement
+        self.lock = lock
+
+    @classmethod
+    def of(cls, config: DatabaseConfig) -> Timeouts:
+        return cls(
+            connect=config.connect_timeout_seconds,
+            statement=config.statement_timeout_seconds,
+            lock=config.lock_timeout_seconds,
+        )
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _sqlite_pragmas(timeouts: Timeouts) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets the dashboard read while a run writes; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_ms(timeouts.lock)}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    return on_connect
+
+
+def _postgresql_arguments(timeouts: Timeouts) -> dict[str, Any]:
+    options = f"-c lock_timeout={_ms(timeouts.lock)}"
+    if timeouts.statement:
+        options += f" -c statement_timeout={_ms(timeouts.statement)}"
+    return {
+        "connect_timeout": max(1, math.ceil(timeouts.connect)),
+        "options": options,
+        # A server host that vanished (cut off, powered down) is noticed in about a minute,
+        # not after the kernel's two hours.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
+def _mysql_arguments(timeouts: Timeouts) -> dict[str, Any]:
+    # PyMySQL's own socket timeouts bound a server that stops answering (a frozen server
+    # enforces no timeout of its own): past the server's statement limit, with a margin.
+    read = timeouts.statement + 60 if timeouts.statement else None
+    return {
+        "connect_timeout": max(1, math.ceil(timeouts.connect)),
+        "read_timeout": read,
+        "write_timeout": read,
+    }
+
+
+def _mysql_session(timeouts: Timeouts) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(timeouts.lock))}")
+        # MariaDB's statement limit (MySQL has no such variable: it keeps no limit there).
+        if timeouts.statement and "mariadb" in dbapi_connection.get_server_info().lower():
+            cursor.execute(f"SET SESSION max_statement_time = {timeouts.statement:g}")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_read_cache(dbapi_connection: Any, _record: Any) -> None:
@@ -65,7 +146,9 @@ def _sqlite_read_cache(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(raw_url: str, *, read_cache: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    raw_url: str, *, read_cache: bool = True, timeouts: Timeouts | None = None, **kwargs: Any
+) -> Engine:
     """Create an engine for `raw_url` with the settings each backend needs. A database
     error's text never lists the statement's parameters (rows of customers and balances).
 
@@ -73,10 +156,30 @@ def make_engine(raw_url: str, *, read_cache: bool = True, **kwargs: Any) -> Engi
     reads little but its summary, which would otherwise pull a million-row file into the
     process's memory (the mapped pages count as its resident memory)."""
     url = normalize_url(raw_url)
-    if url.get_backend_name() == "sqlite":
+    timeouts = timeouts or Timeouts()
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         engine = create_engine(url, hide_parameters=True, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(timeouts))
         if read_cache:
             event.listen(engine, "connect", _sqlite_read_cache)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, hide_parameters=True, **kwargs)
+    arguments = (
+        _postgresql_arguments(timeouts) if backend == "postgresql" else _mysql_arguments(timeouts)
+    )
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        hide_parameters=True,
+        connect_args={**arguments, **kwargs.pop("connect_args", {})},
+        **kwargs,
+    )
+    if backend != "postgresql":
+        event.listen(engine, "connect", _mysql_session(timeouts))
+    return engine
+
+
+def engine_for(config: DatabaseConfig, *, read_cache: bool = True) -> Engine:
+    """The engine the `[database]` settings describe, timeouts included."""
+    return make_engine(config.url, read_cache=read_cache, timeouts=Timeouts.of(config))

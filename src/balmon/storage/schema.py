@@ -392,8 +392,9 @@ alert_deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    # Leased to the flusher sending it until then (migration 0017).
+    # Leased to the flusher sending it ("host:pid") until then (migration 0017).
     Column("claimed_until", UTCDateTime),
+    Column("claimed_by", String(255)),
     CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
     UniqueConstraint("message_id", "channel"),
     Index(None, "status"),

@@ -1,10 +1,12 @@
-"""alert_deliveries.claimed_until: a delivery being sent is leased to the flusher sending it.
+"""alert_deliveries.claimed_until and claimed_by: a delivery being sent is leased to the flusher
+sending it.
 
 Two processes that flush the outbox together (`serve` and `scheduler`, several `balmon alerts
 flush`) each read the pending deliveries; without a lease both could send one. The claim sets
 `claimed_until`, a flusher skips a delivery claimed until later than now, and the outcome
-clears it. A flusher that dies mid-send leaves a lease that runs out, and the delivery is sent
-again then: at least once, never twice within a lease.
+clears it. A flusher that dies mid-send is passed over at once by a flusher on its host
+(`claimed_by` names its host and pid, and the pid is gone); elsewhere its lease runs out, and
+the delivery is sent again then: at least once, never twice while its flusher lives.
 
 Revision ID: 0017
 Revises: 0016
@@ -28,8 +30,10 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("claimed_until", balmon.storage.types.UTCDateTime(), nullable=True)
         )
+        batch.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("alert_deliveries") as batch:
+        batch.drop_column("claimed_by")
         batch.drop_column("claimed_until")
