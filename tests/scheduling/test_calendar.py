@@ -58,6 +58,27 @@ def test_next_business_date_skips_firings_for_non_business_dates() -> None:
     assert (firing, day) == (datetime(2026, 12, 1, 6, tzinfo=UTC), date(2026, 11, 30))
 
 
+@pytest.mark.parametrize("cron", ["* * * * * */15", "*/5 * * * *"])
+def test_a_schedule_firing_every_few_seconds_still_finds_the_next_business_date(cron: str) -> None:
+    """15-second firings on a Monday (each verifying Sunday): 5,760 firings a day, past any
+    search by firing (the scheduler's heartbeat failed every pass and was never recorded)."""
+    s = schedule(cron=cron, business_days_only=True, holidays=["2026-12-01"])
+    monday = datetime(2026, 11, 30, 0, 0, 7, tzinfo=UTC)
+    firing, day = s.next_business_date(monday)
+    # Every firing on Monday verifies Sunday; Tuesday's first verifies Monday 30, a business
+    # day (the holiday, Tuesday 1 December, is only verified on Wednesday).
+    assert day == date(2026, 11, 30)
+    assert firing == datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
+
+
+def test_a_schedule_that_never_verifies_a_business_date_names_the_section() -> None:
+    from balmon.errors import ConfigError
+
+    s = schedule(cron="0 6 * * 1", business_days_only=True)  # Mondays verify Sundays
+    with pytest.raises(ConfigError, match="schedule: the schedule fires on no business date"):
+        s.next_business_date(datetime(2026, 11, 30, tzinfo=UTC))
+
+
 def test_deadline_is_on_the_day_the_date_was_due_in_the_schedules_zone() -> None:
     s = schedule(timezone="America/New_York", deadline="08:30")
     assert s.settings.deadline == time(8, 30)

@@ -10,15 +10,17 @@ local) on the day it was due, F = date + lag.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from balmon.config import Settings
 from balmon.config.settings import ScheduleSettings
+from balmon.errors import ConfigError
 
 _WEEKEND = (5, 6)
+_SEARCH_DAYS = 800  # two years of calendar days: ample for any calendar of holidays
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +72,21 @@ class Schedule:
         return sorted(d for d in window if self.calendar.is_business_day(d))
 
     def next_business_date(self, now: datetime) -> tuple[datetime, date]:
-        """The next firing that verifies a business date, and that date."""
-        firing = now
-        for _ in range(400):  # a year of daily firings: ample for any calendar of holidays
-            firing = self.next_firing(firing)
+        """The next firing that verifies a business date, and that date.
+
+        Searched day by day, not firing by firing: a schedule that fires every 15 seconds has
+        5,760 firings on a Sunday, and every one of them verifies the same date."""
+        firing = self.next_firing(now)
+        for _ in range(_SEARCH_DAYS):
             day = self.business_date_of(firing)
             if day is not None:
                 return firing, day
-        raise ValueError("the schedule never reaches a business date")
+            local = firing.astimezone(self.zone)
+            midnight = datetime.combine(local.date() + timedelta(days=1), time(0), self.zone)
+            firing = self.next_firing(midnight - timedelta(microseconds=1))
+        raise ConfigError(
+            "schedule", f"the schedule fires on no business date in {_SEARCH_DAYS} days"
+        )
 
     def deadline_of(self, day: date) -> datetime | None:
         """When `day`'s run must have completed (aware UTC), or None without a deadline."""
