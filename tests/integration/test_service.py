@@ -259,6 +259,31 @@ def _get(port: int, path: str, token: str) -> tuple[int, str]:
         return 0, ""
 
 
+def test_check_on_a_weekend_or_a_holiday_says_no_run_is_due_and_exits_0(tmp_path: Path) -> None:
+    """A daily check of "yesterday" failed every Monday ("no run yet", exit 1)."""
+    env = _env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'balmon.db'}",
+        BALMON_SCHEDULE__BUSINESS_DAYS_ONLY="true",
+        BALMON_SCHEDULE__HOLIDAYS='["2026-12-25"]',
+    )
+
+    def check(day: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "balmon", "check", "--date", day],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        return done.returncode, done.stdout.strip()
+
+    saturday, christmas, monday = check("2026-11-21"), check("2026-12-25"), check("2026-11-23")
+    said = "not a business date (weekend or holiday in [schedule]); no run due"
+    assert saturday == (0, f"2026-11-21: {said}")
+    assert christmas == (0, f"2026-12-25: {said}")
+    assert monday == (1, "2026-11-23: no run yet")
+
+
 def test_check_says_whether_a_dates_run_completed(tmp_path: Path) -> None:
     customers = write_customers(tmp_path / "c.csv", [(f"Q{i}", "0") for i in range(20)])
     simulator = start_simulator(customers)

@@ -13,6 +13,7 @@ from balmon.cli.common import ConfigOption, exit_on_error, fail, ready_engine, s
 from balmon.config import Settings
 from balmon.engine.state import DateState, date_status
 from balmon.lifecycle import Shutdown
+from balmon.scheduling.calendar import Schedule
 
 
 def _schema(settings: Settings) -> Engine:
@@ -97,5 +98,10 @@ def check_command(
             now=datetime.now(UTC),
             stale_after=settings.engine.stale_after_seconds,
         )
+    calendar = Schedule(settings.schedule).calendar
+    if status.state is DateState.MISSING and not calendar.is_business_day(day):
+        # A daily "yesterday" check must not fail every Monday and after every holiday.
+        typer.echo(f"{day}: not a business date (weekend or holiday in [schedule]); no run due")
+        raise typer.Exit(0)
     typer.echo(status.describe())
     raise typer.Exit(0 if status.state is DateState.COMPLETED else 1)
