@@ -12,6 +12,7 @@ from balmon.engine.customers import (
     CustomerFileError,
     RejectedRow,
     SeenIds,
+    check_file,
     count_rows,
     read_customers,
 )
@@ -47,6 +48,39 @@ def test_bad_rows_are_named_by_line_and_the_rest_goes_on(tmp_path: Path) -> None
 def test_a_file_without_customer_id_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CustomerFileError, match="customer_id"):
         _rows(tmp_path, "id,min\n1,2\n")
+
+
+def test_a_negative_minimum_is_a_bad_line(tmp_path: Path) -> None:
+    """No balance is negative, so a negative minimum passes everyone: refused like the other
+    bad minimums, for its line only."""
+    rows = _rows(tmp_path, "customer_id,min_balance\nA1,-5\nA2,-0.000001\nA3,0\n")
+    assert [(r.line, r.reason) for r in rows if isinstance(r, RejectedRow)] == [
+        (2, "line 2: min_balance is negative"),
+        (3, "line 3: min_balance is negative"),
+    ]
+    assert [r.customer_id for r in rows if isinstance(r, Customer)] == ["A3"]
+
+
+@pytest.mark.parametrize("column", ["customer_id", "min_balance"])
+def test_a_header_naming_a_column_twice_refuses_the_file(tmp_path: Path, column: str) -> None:
+    """The last one used to win: the run could verify another column than the one meant."""
+    header = "customer_id,min_balance," + column
+    path = tmp_path / "c.csv"
+    path.write_text(f"{header}\nA1,1,B1\n", encoding="utf-8")
+    with pytest.raises(CustomerFileError, match=f"the header names {column} twice"):
+        check_file(path)
+
+
+def test_a_file_with_no_customer_after_its_header_is_refused_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,min_balance\n\n  \n", encoding="utf-8")
+    with pytest.raises(CustomerFileError, match="no customer after the header"):
+        check_file(path)
+    check_file(path, allow_empty=True)
+    path.write_text("customer_id\n,\n", encoding="utf-8")  # a bad line is still a line
+    check_file(path)
 
 
 def test_count_rows_excludes_the_header(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ ids = st.text(
     min_size=1,
     max_size=50,
 ).filter(lambda s: s.strip() == s and unsafe_id(s) is None and not set(s) & set(',"'))
-minimums = st.decimals(min_value=Decimal("-1e17"), max_value=Decimal("1e17"), allow_nan=False)
+minimums = st.decimals(min_value=Decimal(0), max_value=Decimal("1e17"), allow_nan=False)
 
 
 @FUZZ

@@ -102,6 +102,28 @@ def test_a_customer_file_without_customer_id_is_one_config_line(tmp_path: Path) 
     )
 
 
+def test_a_customer_file_with_no_customer_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """An export that came out empty was a completed run of 0 customers, exit 0."""
+    env = _env(tmp_path, "http://127.0.0.1:9")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("customer_id,min_balance\n", encoding="utf-8")
+    result = _balmon(env, "--date", "2026-11-20", "--customers", str(empty))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"balmon: config error: verification.customers_file: {empty}: no customer after the "
+        "header (set verification.allow_empty = true if an empty list is expected)"
+    )
+    allowed = _balmon(
+        {**env, "BALMON_VERIFICATION__ALLOW_EMPTY": "true"},
+        "--date",
+        "2026-11-20",
+        "--customers",
+        str(empty),
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert re.search(r"customers\s+0\s+PASS 0\s+FAIL 0\s+UNAVAILABLE 0", allowed.stdout)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_or_stopped_run_resumes_with_exactly_one_result_per_customer(
     tmp_path: Path, signum: signal.Signals

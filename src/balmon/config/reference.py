@@ -88,6 +88,10 @@ MEANINGS: dict[str, str] = {
     "time (143 or 130), whatever it is waiting on.",
     "verification.customers_file": "CSV `customer_id,min_balance` read by each run.",
     "verification.default_min_balance": "Minimum for rows whose `min_balance` is empty.",
+    "verification.allow_empty": (
+        "Accept a customer file with no customer after its header (a completed run of none). "
+        "Off: such a file is refused, exit 2, as an export that came out empty."
+    ),
     "alerts.urls": "Apprise URLs (mailto://, slack://, twilio://, json://...); secrets, "
     "never logged.",
     "alerts.group_wait_seconds": "Alerts of one code are grouped into one message for this "

@@ -145,14 +145,18 @@ class CelerySettings(Section):
 class VerificationSettings(Section):
     customers_file: Path | None = None
     default_min_balance: Decimal = Decimal("0")
+    allow_empty: bool = False
 
     @field_validator("default_min_balance")
     @classmethod
     def _finite(cls, value: Decimal) -> Decimal:
         try:
-            return storable(value)
+            value = storable(value)
         except OutOfRange as exc:
             raise ValueError(f"must be an amount balmon can store: {exc}") from None
+        if value < 0:
+            raise ValueError("must not be negative (no balance is)")
+        return value
 
 
 class AlertSettings(Section):

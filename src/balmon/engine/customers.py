@@ -94,11 +94,14 @@ def _parse_min(raw: str | None, default: Decimal) -> Decimal | str:
     if not text:
         return default
     try:
-        return storable(parse_amount(text))
+        value = storable(parse_amount(text))
     except InvalidOperation:
         return "min_balance is not a decimal number"
     except OutOfRange as exc:
         return f"min_balance out of range: {exc}"
+    # A balance is never negative (NEGATIVE_BALANCE), so a negative minimum passes everyone:
+    # a typo, not a rule.
+    return "min_balance is negative" if value < 0 else value
 
 
 def _check(
@@ -164,18 +167,34 @@ def _header(lines: Iterator[tuple[int, str | None]], path: Path) -> list[str]:
             except csv.Error:
                 break
             if "customer_id" in header:
+                for name in _READ:
+                    if header.count(name) > 1:
+                        # Which one holds the ids? Guessing could verify the wrong column.
+                        raise CustomerFileError(f"{path}: the header names {name} twice")
                 return header
             break
     raise CustomerFileError(f"{path}: header has no customer_id column")
 
 
-def check_file(path: Path) -> None:
-    """Raise `CustomerFileError` unless the file opens and its header has customer_id.
+_READ = ("customer_id", "min_balance")
 
-    Called before a run opens, so an unusable file is a usage error, not a failed run.
-    """
+
+def check_file(path: Path, *, allow_empty: bool = False) -> None:
+    """Raise `CustomerFileError` unless the file opens, its header names customer_id (once),
+    and a line follows it (`allow_empty`: none need to).
+
+    Called before a run opens, so an unusable file is a usage error, not a failed run. An
+    export that came out empty upstream would otherwise be a completed run of no customers:
+    a quiet day, to anyone who looked."""
     with _open(path) as handle:
-        _header(_lines(handle), path)
+        lines = _lines(handle)
+        _header(lines, path)
+        if allow_empty or any(text is None or text.strip() for _, text in lines):
+            return
+    raise CustomerFileError(
+        f"{path}: no customer after the header (set verification.allow_empty = true if an "
+        "empty list is expected)"
+    )
 
 
 def read_customers(path: Path, default_min: Decimal) -> Iterator[Customer | RejectedRow]:

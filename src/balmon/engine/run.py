@@ -162,7 +162,7 @@ class VerificationRun:
             )
         if not path.is_file():
             raise ConfigError("verification.customers_file", f"file not found: {path}")
-        check_file(path)
+        check_file(path, allow_empty=self._settings.verification.allow_empty)
         return path
 
     def _open(self, request: RunRequest, path: Path | None) -> OpenedRun | AlreadyCompleted:
