@@ -67,3 +67,52 @@ def test_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "database unavailable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+psycopg2://u@127.0.0.1/db", "driver 'psycopg2' is not one balmon ships"),
+        ("postgresql+foo://u@127.0.0.1/db", "driver 'foo' is not one balmon ships"),
+        ("mysql://root@127.0.0.1:3306/", "no database name: write mysql://USER@HOST/DATABASE"),
+        ("sqlite://bad.db", "write sqlite:///FILE (three slashes)"),
+        ("sqlite://", "an in-memory SQLite database keeps nothing"),
+        ("oracle://u@h/db", "unsupported database 'oracle'"),
+    ],
+)
+@pytest.mark.parametrize("command", [("config", "check"), ("db", "current")])
+def test_a_database_url_no_shipped_driver_can_open_is_one_line_and_exit_2(
+    url: str, said: str, command: tuple[str, ...]
+) -> None:
+    """Tracebacks before (ModuleNotFoundError, NoSuchModuleError, AssertionError), and `config
+    check` said "configuration ok"."""
+    import os
+
+    result = balmon(*command, env=dict(os.environ, BALMON_DATABASE__URL=url))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"balmon: config error: database.url: {said}"), result.stderr
+
+
+def test_a_configuration_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "balmon.toml"
+    path.write_bytes(b'[database]\nurl = "sqlite:///\xff.db"\n')
+    result = balmon("config", "check", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr == f"balmon: config error: config: {path} is not UTF-8 (byte 28)\n"
+
+
+def test_a_mysql_url_at_a_port_that_speaks_another_protocol_fails_within_the_timeout() -> None:
+    """PostgreSQL's port never sends MySQL's greeting: PyMySQL waited 68 s for it."""
+    import os
+    import time
+
+    env = dict(
+        os.environ,
+        BALMON_DATABASE__URL="mysql://root@127.0.0.1:5432/test",
+        BALMON_DATABASE__CONNECT_TIMEOUT_SECONDS="2",
+    )
+    began = time.monotonic()
+    result = balmon("db", "current", env=env)
+    assert result.returncode == 1 and "database unavailable" in result.stderr
+    assert time.monotonic() - began < 15

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from balmon.cli.common import ConfigOption, settings_or_exit
+from balmon.cli.common import ConfigOption, exit_on_error, settings_or_exit
 from balmon.config.loader import config_path
 from balmon.config.reference import render_markdown
+from balmon.storage.database import normalize_url
 
 app = typer.Typer(help="Configuration: check it, print the reference.", no_args_is_help=True)
 
@@ -14,7 +15,10 @@ app = typer.Typer(help="Configuration: check it, print the reference.", no_args_
 @app.command("check")
 def check_command(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 2 with one line naming the first bad key."""
-    settings_or_exit(config)
+    settings = settings_or_exit(config)
+    with exit_on_error():
+        # What a run would refuse: a database URL no shipped driver can open.
+        normalize_url(settings.database.url)
     path = config_path(config)
     typer.echo(f"configuration ok ({path if path else 'built-in defaults'})")
 

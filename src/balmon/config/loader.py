@@ -66,6 +66,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"{path} is not UTF-8 (byte {exc.start})") from None
 
 
 def _first_problem(exc: ValidationError) -> ConfigError:

@@ -21,6 +21,32 @@ _DRIVERS = {
 }
 
 
+def _check_driver(backend: str, driver: str, shipped: str) -> None:
+    ours = shipped.partition("+")[2]
+    if driver and driver != ours and not (backend == "sqlite" and driver == "pysqlite"):
+        raise ConfigError(
+            "database.url",
+            f"driver {driver!r} is not one balmon ships with: write {backend}:// "
+            f"(balmon uses {ours or 'sqlite3'})",
+        )
+
+
+def _check_target(url: URL, backend: str) -> None:
+    """A file for SQLite, a database name for the servers: nothing a run would fail on."""
+    if backend != "sqlite":
+        if not url.database:
+            raise ConfigError(
+                "database.url", f"no database name: write {backend}://USER@HOST/DATABASE"
+            )
+        return
+    if url.host:
+        raise ConfigError(
+            "database.url", "write sqlite:///FILE (three slashes) or sqlite:////ABSOLUTE/PATH.db"
+        )
+    if not url.database or url.database == ":memory:":
+        raise ConfigError("database.url", "an in-memory SQLite database keeps nothing: name a file")
+
+
 def normalize_url(raw: str) -> URL:
     """Parse a database URL and pick balmon's driver when none is named."""
     netloc = raw.split("://", 1)[-1].split("/", 1)[0]
@@ -36,11 +62,14 @@ def normalize_url(raw: str) -> URL:
         raise ConfigError("database.url", "not a valid database URL") from None
     except ValueError:  # SQLAlchemy's int() of the port
         raise ConfigError("database.url", "the port is not a number") from None
-    backend = url.drivername.split("+", 1)[0]
+    backend, _, driver = url.drivername.partition("+")
     if backend not in _DRIVERS:
         raise ConfigError("database.url", f"unsupported database {backend!r}")
-    if "+" not in url.drivername:
-        url = url.set(drivername=_DRIVERS[backend])
+    shipped = _DRIVERS[backend]
+    _check_driver(backend, driver, shipped)
+    _check_target(url, backend)
+    if not driver:
+        url = url.set(drivername=shipped)
     if backend in ("mysql", "mariadb") and "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
     return url
@@ -115,18 +144,23 @@ def _postgresql_arguments(timeouts: Timeouts) -> dict[str, Any]:
 
 
 def _mysql_arguments(timeouts: Timeouts) -> dict[str, Any]:
-    # PyMySQL's own socket timeouts bound a server that stops answering (a frozen server
-    # enforces no timeout of its own): past the server's statement limit, with a margin.
-    read = timeouts.statement + 60 if timeouts.statement else None
-    return {
-        "connect_timeout": max(1, math.ceil(timeouts.connect)),
-        "read_timeout": read,
-        "write_timeout": read,
-    }
+    # PyMySQL reads the server's greeting under its read timeout, not its connect timeout:
+    # pointed at a server that speaks another protocol (PostgreSQL's port) it waited 68 s. The
+    # connection starts with the connect timeout for both, and `_mysql_session` then sets the
+    # statements' own.
+    connect = max(1, math.ceil(timeouts.connect))
+    return {"connect_timeout": connect, "read_timeout": connect, "write_timeout": connect}
 
 
 def _mysql_session(timeouts: Timeouts) -> Any:
+    # PyMySQL's own socket timeouts bound a server that stops answering (a frozen server
+    # enforces no limit of its own): past the server's statement limit, with a margin.
+    statements = timeouts.statement + 60 if timeouts.statement else None
+
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # PyMySQL applies these before each read and write (no public setter after connect).
+        dbapi_connection._read_timeout = statements
+        dbapi_connection._write_timeout = statements
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(timeouts.lock))}")
         # MariaDB's statement limit (MySQL has no such variable: it keeps no limit there).
