@@ -15,7 +15,7 @@ DOC = ROOT / "docs" / "architecture.md"
 
 # Lowest first. A module may import from its own package or from a lower layer only.
 LAYERS: list[set[str]] = [
-    {"limits", "clock", "aio", "money", "crashpoints", "lazy"},
+    {"limits", "clock", "aio", "money", "crashpoints", "lazy", "children"},
     {"errors"},
     {"config", "storage"},
     {"audit"},

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import random
 import signal
-import sys
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -146,14 +144,6 @@ class _PipeSink:
             self.send()
 
 
-def _die_with_parent() -> None:
-    """A fetcher must not outlive its run's process (killed, it cannot stop us itself)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
     concurrency = share_of(settings.engine.concurrency, plan.processes)
     source = open_source(settings.source, concurrency=concurrency)
@@ -181,8 +171,8 @@ async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) 
 
 
 def main(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
-    """The fetcher process's entry point (`multiprocessing`, spawned)."""
-    _die_with_parent()
+    """The fetcher process's entry point (spawned by `balmon.children`, which has already
+    made it follow its parent)."""
     # The parent decides when the run stops (SIGTERM, Ctrl-C reach the whole process group).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

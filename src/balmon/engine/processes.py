@@ -13,11 +13,13 @@ import asyncio
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from balmon import children
 from balmon.config import Settings
 from balmon.engine import fetcher
 from balmon.engine.customers import Customer
@@ -74,9 +76,13 @@ class FetcherProcesses:
             for index in range(self.count):
                 mine, theirs = context.Pipe()
                 plan = FetcherPlan(run_id, index, self.count, business_date, low_water)
-                process = context.Process(
-                    target=fetcher.main,
-                    args=(theirs, self._settings, plan),
+                # A fetcher must not outlive its run's process (killed, it cannot stop us).
+                process = children.spawn(
+                    context,
+                    target="balmon.engine.fetcher:main",
+                    connection=theirs,
+                    args=(self._settings, plan),
+                    death_signal=signal.SIGKILL,
                     name=f"balmon-fetcher-{index}",
                     daemon=True,
                 )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -50,8 +49,8 @@ class _Claim:
 
 
 def main(connection: Connection, settings: Settings, day: date) -> None:
-    """The run process's entry point (`multiprocessing`, spawned)."""
-    _stop_with_parent()
+    """The run process's entry point (spawned by `balmon.children`, which has already made it
+    follow its parent: SIGTERM when the service dies)."""
     with contextlib.suppress(OSError):
         os.nice(NICENESS)  # its fetcher processes inherit it
     logs.configure(settings.logging)
@@ -59,15 +58,6 @@ def main(connection: Connection, settings: Settings, day: date) -> None:
     code = aio.run(_run(connection, settings, day))
     connection.close()
     sys.exit(code)
-
-
-def _stop_with_parent() -> None:
-    """A parent killed outright cannot stop us: the kernel sends SIGTERM instead, so the run
-    still commits its work and is marked interrupted."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 async def _run(connection: Connection, settings: Settings, day: date) -> int:

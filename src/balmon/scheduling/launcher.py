@@ -23,9 +23,9 @@ from multiprocessing.process import BaseProcess
 
 from sqlalchemy import Engine
 
+from balmon import children
 from balmon.config import Settings
 from balmon.engine.lease import Owner, close_run
-from balmon.scheduling import child as run_process
 from balmon.scheduling.launch import Launch, LaunchState
 from balmon.storage.states import RunStatus
 
@@ -111,10 +111,16 @@ class RunLauncher:
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe(duplex=False)
         # Not a daemon: a run may start fetcher processes of its own (`engine.processes`).
-        process = context.Process(
-            target=run_process.main,
-            args=(theirs, self._settings, day),
+        # A parent killed outright cannot stop the run: the kernel sends it SIGTERM instead,
+        # so it still commits its work and is marked interrupted.
+        process = children.spawn(
+            context,
+            target="balmon.scheduling.child:main",
+            connection=theirs,
+            args=(self._settings, day),
+            death_signal=signal.SIGTERM,
             name=f"balmon-run-{day}",
+            daemon=False,
         )
         process.start()  # on the loop's thread: the child's parent-death signal follows it
         theirs.close()
