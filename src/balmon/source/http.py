@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from decimal import Decimal
-from types import SimpleNamespace
 
 import aiohttp
 from yarl import URL
@@ -24,10 +23,12 @@ from balmon.source.rules import (
     CONFLICTING_FRAMING,
     HEADERS,
     HEADERS_TOO_LARGE,
-    MAX_HEADER_LINE,
+    IDLE_SECONDS,
+    MAX_HEAD_BYTES,
     MAX_HEADERS,
     BodyCap,
     CustomerUrls,
+    IdleConnections,
     Unanswered,
     check_encoding,
     check_status,
@@ -52,23 +53,6 @@ def _tls_problem(exc: aiohttp.ClientSSLError) -> str:
     return f"TLS handshake failed: {limits.clip(str(reason), 120)}"
 
 
-class _Exchange:
-    """What the connection pool did for one request (told by aiohttp's tracing signals)."""
-
-    __slots__ = ("reused",)
-
-    def __init__(self) -> None:
-        self.reused = False
-
-
-async def _mark_reused(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceConnectionReuseconnParams,
-) -> None:
-    context.trace_request_ctx.reused = True
-
-
 class HttpBalanceSource:
     """Fetches balances from `source.url`; every failure leaves as a `BalanceError`."""
 
@@ -85,7 +69,10 @@ class HttpBalanceSource:
             token = settings.token.get_secret_value()
             self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
         tls = tls_context(settings)
-        self._session = self._open(aiohttp.TCPConnector(limit=concurrency, ssl=tls))
+        self._session = self._open(
+            aiohttp.TCPConnector(limit=concurrency, ssl=tls, keepalive_timeout=IDLE_SECONDS)
+        )
+        self._idle = IdleConnections(IDLE_SECONDS)
         # Where a request found dead in the pool goes again (`Unanswered`): a connection of
         # its own, never one from the pool.
         self._fresh = self._open(aiohttp.TCPConnector(limit=concurrency, force_close=True, ssl=tls))
@@ -94,16 +81,13 @@ class HttpBalanceSource:
     def _open(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         # The pool is sized to the engine's slots, so no attempt waits for a connection
         # while its deadline runs.
-        traces = aiohttp.TraceConfig()
-        traces.on_connection_reuseconn.append(_mark_reused)
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
             auto_decompress=False,
-            trace_configs=[traces],
-            max_line_size=MAX_HEADER_LINE,
-            max_field_size=MAX_HEADER_LINE,
+            max_line_size=MAX_HEAD_BYTES,
+            max_field_size=MAX_HEAD_BYTES,
             max_headers=MAX_HEADERS,
         )
         # aiohttp resends any idempotent request once after a reset (aio-libs/aiohttp#10790),
@@ -140,24 +124,33 @@ class HttpBalanceSource:
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._url(customer_id)
+        idle = self._idle
+        reused = idle.begin()
+        answered = False
         try:
-            return await self._exchange(self._session, url)
+            body = await self._exchange(self._session, url, reused=reused)
+            answered = True
+            return body
         except Unanswered:
-            return await self._exchange(self._fresh, url)
+            return await self._exchange(self._fresh, url, reused=False)
+        finally:
+            idle.end(answered=answered)
 
-    async def _exchange(self, session: aiohttp.ClientSession, url: URL) -> bytes:
-        exchange = _Exchange()
+    async def _exchange(self, session: aiohttp.ClientSession, url: URL, *, reused: bool) -> bytes:
         try:
             # Never follow a redirect: another server's answer is not the bank's balance, and
             # a loop would send several requests for one attempt.
-            response = await session.get(
-                url, headers=self._headers, allow_redirects=False, trace_request_ctx=exchange
-            )
+            response = await session.get(url, headers=self._headers, allow_redirects=False)
+        except aiohttp.ClientConnectorError:
+            raise  # connecting failed: a new connection, never a pooled one
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            if exchange.reused:
+            if reused:
                 raise Unanswered from exc
             raise
         async with response:
+            # hyper's limit on the whole head, which aiohttp checks per line only.
+            if sum(len(k) + len(v) + 4 for k, v in response.raw_headers) > MAX_HEAD_BYTES:
+                raise malformed(HEADERS_TOO_LARGE)
             check_status(response.status, response.headers.get("Retry-After"), self._clock)
             check_encoding(response.headers.get("Content-Encoding"))
             cap = BodyCap(self._settings.max_body_bytes, response.content_length)

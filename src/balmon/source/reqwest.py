@@ -4,10 +4,7 @@ same contract as the aiohttp client, at a fraction of its per-request cost in Py
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,12 +33,13 @@ from balmon.source.rules import (
     CONFLICTING_FRAMING,
     HEADERS,
     HEADERS_TOO_LARGE,
+    IDLE_SECONDS,
     BodyCap,
     CustomerUrls,
+    IdleConnections,
     Unanswered,
     check_encoding,
     check_framing,
-    check_header_sizes,
     check_status,
     content_length,
     malformed,
@@ -66,7 +64,7 @@ class ReqwestBalanceSource:
         # Where a request found dead in the pool goes again (`Unanswered`): a connection of
         # its own, never one from the pool.
         self._fresh = _client(settings, connections=concurrency, idle=0)
-        self._idle = IdleConnections(_IDLE_SECONDS)
+        self._idle = IdleConnections(IDLE_SECONDS)
 
     async def fetch(self, customer_id: str) -> Decimal:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
@@ -91,11 +89,17 @@ class ReqwestBalanceSource:
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._urls(customer_id)
+        idle = self._idle
+        reused = idle.begin()
+        answered = False
         try:
-            with self._idle.request() as reused:
-                return await self._exchange(self._client, url, reused=reused)
+            body = await self._exchange(self._client, url, reused=reused)
+            answered = True
+            return body
         except Unanswered:
             return await self._exchange(self._fresh, url, reused=False)
+        finally:
+            idle.end(answered=answered)
 
     async def _exchange(self, client: Client, url: str, *, reused: bool) -> bytes:
         answered = False
@@ -106,15 +110,14 @@ class ReqwestBalanceSource:
                 if status != 200:
                     check_status(status, _header(response, "Retry-After"), self._clock)
                 check_encoding(_header(response, "Content-Encoding", unreadable="unreadable"))
-                check_framing(_all(response, "Content-Length"), _all(response, "Transfer-Encoding"))
-                check_header_sizes(_lines(response))
-                length = content_length(_header(response, "Content-Length"))
-                cap = BodyCap(self._settings.max_body_bytes, length)
+                lengths = _all(response, "Content-Length")
+                check_framing(lengths, _all(response, "Transfer-Encoding"))
+                cap = BodyCap(
+                    self._settings.max_body_bytes, content_length(lengths[0] if lengths else None)
+                )
                 reader = response.body_reader
                 while (chunk := await reader.read_chunk()) is not None:
                     cap.add(chunk)
-                if client is self._client and _keeps_alive(response):
-                    self._idle.kept_alive()
                 return cap.body()
         except PyreqwestError as exc:
             if reused and not answered and _connection_died(exc):
@@ -124,10 +127,6 @@ class ReqwestBalanceSource:
     async def aclose(self) -> None:
         await self._client.close()
         await self._fresh.close()
-
-
-# hyper-util drops a connection idle this long; balmon's count of idle connections does too.
-_IDLE_SECONDS = 60.0
 
 
 def _client(settings: SourceSettings, *, connections: int, idle: int) -> Client:
@@ -143,7 +142,7 @@ def _client(settings: SourceSettings, *, connections: int, idle: int) -> Client:
         # while its deadline runs.
         .max_connections(connections)
         .pool_max_idle_per_host(idle)
-        .pool_idle_timeout(timedelta(seconds=_IDLE_SECONDS))
+        .pool_idle_timeout(timedelta(seconds=IDLE_SECONDS))
         # Never through a proxy from the environment (HTTP_PROXY...): it would see the
         # token and the customer ids, and could answer for the bank. aiohttp ignores them.
         .no_proxy()
@@ -173,61 +172,12 @@ def _client(settings: SourceSettings, *, connections: int, idle: int) -> Client:
         raise ConfigError(key, f"not a usable PEM file ({type(exc).__name__})") from None
 
 
-class IdleConnections:
-    """reqwest's pool, as far as balmon can know it. reqwest does not say whether a request
-    took an idle connection, and counting them from Python races with the pool (tokio puts a
-    connection back before Python has read the end of its body), so balmon takes the safe side:
-    a request may have gone out on a pooled connection (`Unanswered`) once an answer has left
-    one kept alive within the pool's idle timeout, or while another request is out that may
-    hand its connection back first. The cost of the guess is bounded: a request that dies
-    unanswered on a new connection is sent once more, on a new one."""
-
-    __slots__ = ("_kept_at", "_max_age", "_out")
-
-    def __init__(self, max_age: float) -> None:
-        self._kept_at = -max_age
-        self._max_age = max_age
-        self._out = 0
-
-    @contextlib.contextmanager
-    def request(self) -> Iterator[bool]:
-        """Around one request on the pooled client; says whether it may reuse a connection."""
-        # One second short of the pool's own timeout: a connection near it may be gone.
-        kept = time.monotonic() - self._kept_at < self._max_age - 1
-        self._out += 1
-        try:
-            yield kept or self._out > 1
-        finally:
-            self._out -= 1
-
-    def kept_alive(self) -> None:
-        self._kept_at = time.monotonic()
-
-
 def _all(response: Any, name: str) -> list[str]:
     try:
         values: list[str] = response.get_header_all(name)
     except ValueError:  # bytes that are not text: still a value, so still counted
         return ["unreadable"]
     return values
-
-
-def _lines(response: Any) -> Iterator[tuple[str, str]]:
-    """Every header line as (name, value); a value that is not text counts as one line."""
-    headers = response.headers
-    for name in headers:
-        try:
-            values: list[str] = headers.getall(name)
-        except ValueError:
-            values = [""]
-        for value in values:
-            yield name, value
-
-
-def _keeps_alive(response: Any) -> bool:
-    if response.version != "HTTP/1.1":
-        return False
-    return "close" not in (_header(response, "Connection", unreadable="") or "").lower()
 
 
 # How hyper says a connection died before any byte of the answer (a reset, or the end of the
