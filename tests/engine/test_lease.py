@@ -27,7 +27,7 @@ from balmon.engine.lease import (
 )
 from balmon.engine.records import ErrorRecord
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ErrorCode, RunRefused, StorageError
+from balmon.errors import ErrorCode, RunRefused, RunStuck, StorageError
 from balmon.storage.schema import error_logs, run_leases, verification_runs
 from balmon.storage.states import RunStatus
 from tests.conftest import on_backends
@@ -224,7 +224,7 @@ def test_a_takeover_blocked_by_a_transaction_that_never_ends_is_refused_in_one_l
     assert isinstance(first, OpenedRun)
     stuck = _late_writer_transaction(engine, first.run_id)
     try:
-        with pytest.raises(RunRefused, match="still held by a transaction of its previous owner"):
+        with pytest.raises(RunStuck, match="still held by a transaction of its previous owner"):
             open_run(
                 engine,
                 business_date=DAY,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from balmon import audit, limits
 from balmon.engine.state import latest_run
-from balmon.errors import LeaseLost, RunRefused
+from balmon.errors import LeaseLost, RunRefused, RunStuck
 from balmon.storage.schema import run_leases, run_slot, verification_runs
 from balmon.storage.statements import is_lock_timeout, wait_for_locks_at_most
 from balmon.storage.states import RunKind, RunStatus
@@ -78,7 +78,7 @@ def _hold_slot(connection: Connection, now: datetime, stale: float) -> None:
     except DBAPIError as exc:
         if not is_lock_timeout(exc):
             raise
-        raise RunRefused(
+        raise RunStuck(
             f"another process has been claiming a run for over {stale:g}s; "
             "end its session on the database server if it is stuck, then run again"
         ) from None
@@ -119,7 +119,7 @@ def _claim(
     except DBAPIError as exc:
         if not is_lock_timeout(exc):
             raise
-        raise RunRefused(
+        raise RunStuck(
             f"the run for {day} is still held by a transaction of its previous owner "
             f"(waited {stale:g}s); end that session on the database server, then run again"
         ) from None

@@ -6,6 +6,7 @@
     ├── StorageError                the database is unreachable or refused a write
     │   └── LeaseLost               another process took this run over: it moved, not failed
     ├── RunRefused                  another live process owns this date's run, or another date's
+    │   └── RunStuck                a session on the database server holds the claim's locks
     ├── FetcherLost                 a fetcher process of a run died; the run stops (resumable)
     ├── RetentionError              retention refused, or found its archive wrong: nothing deleted
     ├── GroupTaken                  another process grouped these alerts first (rolls back)
@@ -68,6 +69,11 @@ class LeaseLost(StorageError):
 class RunRefused(BalmonError):
     """Another live process holds the lease on this business date's run, or runs another date
     (one date at a time per deployment)."""
+
+
+class RunStuck(RunRefused):
+    """The claim waited its limit for locks a session on the database server holds (a dead
+    owner's transaction left open): refused, and worth a warning, since only a person ends it."""
 
 
 class FetcherLost(BalmonError):

@@ -29,7 +29,7 @@ from balmon.config import Settings
 from balmon.engine import RunRequest
 from balmon.engine.lease import AlreadyCompleted, OpenedRun
 from balmon.engine.run import OpenHook
-from balmon.errors import BalmonError, ConfigError, LeaseLost, RunRefused
+from balmon.errors import BalmonError, ConfigError, LeaseLost, RunRefused, RunStuck
 from balmon.lifecycle import Shutdown
 from balmon.scheduling.launch import Launch, LaunchState
 from balmon.scheduling.verify import verify_date
@@ -88,6 +88,10 @@ async def _outcome(settings: Settings, day: date, opened: OpenHook) -> Launch:
     try:
         summary = await verify_date(settings, RunRequest(day), on_open=opened)
     except RunRefused as exc:
+        if isinstance(exc, RunStuck):
+            # Refused on every pass until someone ends that session: say so louder than a
+            # refusal by a live owner, which is routine with two instances.
+            log.warning("run refused", extra={"reason": str(exc)})
         return Launch(day, LaunchState.REFUSED, reason=str(exc))
     except LeaseLost as exc:
         return Launch(day, LaunchState.MOVED, reason=str(exc))
