@@ -232,3 +232,40 @@ def test_a_run_ends_by_delivering_its_grouped_alerts(tmp_path: Path) -> None:
         counted[match[1]] = counted.get(match[1], 0) + int(match[2])
     assert counted == {"NETWORK_ERROR": 40, "NEGATIVE_BALANCE": 1}
     assert len(hook.posts) <= 4
+
+
+def test_a_run_whose_lease_another_process_took_says_so_in_one_line(tmp_path: Path) -> None:
+    """Not "database error": the database is fine, and the run goes on in the other process."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from balmon.storage import make_engine
+    from balmon.storage.schema import run_leases
+    from tests.integration import crashes
+
+    url = f"sqlite:///{tmp_path / 'moved.db'}"
+    with crashes.simulated_bank(tmp_path, 3000) as bank:
+        env = crashes.run_env(url, bank, tmp_path)
+        env["BALMON_ENGINE__HEARTBEAT_SECONDS"] = "0.2"
+        run = crashes.start_run(env, bank)
+        deadline = time.monotonic() + 60
+        while bank.simulator.state.total_requests < 200:
+            assert run.poll() is None and time.monotonic() < deadline, "no progress"
+            time.sleep(0.01)
+        db = make_engine(url)
+        try:
+            with db.begin() as c:
+                c.execute(
+                    update(run_leases).values(
+                        host="instance-b", pid=4242, heartbeat_at=datetime.now(UTC)
+                    )
+                )
+        finally:
+            db.dispose()
+        _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 1
+    assert stderr == (
+        f"balmon: lost the lease on {crashes.DAY}: another process took the run over; "
+        "the run goes on there\n"
+    )

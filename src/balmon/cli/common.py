@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from balmon import limits, logs
 from balmon.config import Settings, load_settings
-from balmon.errors import BalmonError, ConfigError, StorageError
+from balmon.errors import BalmonError, ConfigError, LeaseLost, StorageError
 from balmon.storage import engine_for, ensure_schema
 from balmon.storage.statements import database_reason
 
@@ -111,6 +111,8 @@ def exit_on_error() -> Iterator[None]:
         fail(f"config error: {exc}", 2)
     except OperationalError as exc:
         fail(f"database unavailable: {database_reason(exc)}", 1)
+    except LeaseLost as exc:  # not the database's fault: another process runs the date now
+        fail(f"{exc}; the run goes on there", 1)
     except StorageError as exc:
         fail(f"database error: {exc}", 1)
     except DBAPIError as exc:  # refused by the database: one line, never its parameters
