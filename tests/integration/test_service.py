@@ -10,8 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,10 +165,10 @@ def test_serve_logs_json_with_the_correlation_id_of_a_500_and_stops_on_sigterm(
     log = tmp_path / "serve.log"
     serve = _spawn({**env, "BALMON_DASHBOARD__PORT": str(port)}, "serve", "--no-scheduler", log=log)
     try:
-        _wait(lambda: _get(port, "/healthz", token)[0] == 200, timeout=30)
+        _wait(lambda: api_request(port, token, "/healthz")[0] == 200, timeout=30)
         with closing(sqlite3.connect(db_file)) as c:  # break the database under the server
             c.execute("ALTER TABLE verification_results RENAME TO broken")
-        status, body = _get(port, "/api/summary?date=2026-11-27", token)
+        status, body = api_request(port, token, "/api/summary?date=2026-11-27")
         assert status == 500
         correlation = json.loads(body)["correlation_id"]
         serve.send_signal(signal.SIGTERM)
@@ -212,7 +210,7 @@ def test_sigterm_to_serve_reaches_its_run_process_which_exits_143_resumable(
     serve = _spawn({**env, "BALMON_DASHBOARD__PORT": str(port)}, "serve", log=log)
     db = create_engine(f"sqlite:///{db_file}")
     try:
-        _wait(lambda: _get(port, "/healthz", token)[0] == 200, timeout=30)
+        _wait(lambda: api_request(port, token, "/healthz")[0] == 200, timeout=30)
         status, body = api_request(port, token, "/api/runs", {"date": "2026-11-27"})
         assert status == 202 and json.loads(body)["state"] == "running", body
         _wait(lambda: _holder(db) is not None)
@@ -244,19 +242,6 @@ def _token(env: dict[str, str], role: str) -> str:
         check=True,
     )
     return made.stdout.strip().splitlines()[-1]
-
-
-def _get(port: int, path: str, token: str) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def test_check_on_a_weekend_or_a_holiday_says_no_run_is_due_and_exits_0(tmp_path: Path) -> None:

@@ -124,17 +124,7 @@ class HttpBalanceSource:
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._url(customer_id)
-        idle = self._idle
-        reused = idle.begin()
-        answered = False
-        try:
-            body = await self._exchange(self._session, url, reused=reused)
-            answered = True
-            return body
-        except Unanswered:
-            return await self._exchange(self._fresh, url, reused=False)
-        finally:
-            idle.end(answered=answered)
+        return await self._idle.send(self._exchange, url, self._session, self._fresh)
 
     async def _exchange(self, session: aiohttp.ClientSession, url: URL, *, reused: bool) -> bytes:
         try:

@@ -89,17 +89,7 @@ class ReqwestBalanceSource:
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._urls(customer_id)
-        idle = self._idle
-        reused = idle.begin()
-        answered = False
-        try:
-            body = await self._exchange(self._client, url, reused=reused)
-            answered = True
-            return body
-        except Unanswered:
-            return await self._exchange(self._fresh, url, reused=False)
-        finally:
-            idle.end(answered=answered)
+        return await self._idle.send(self._exchange, url, self._client, self._fresh)
 
     async def _exchange(self, client: Client, url: str, *, reused: bool) -> bytes:
         answered = False

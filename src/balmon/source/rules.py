@@ -5,8 +5,10 @@ failed requests are attempts, and the URL of one customer."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from typing_extensions import Buffer
@@ -91,6 +93,18 @@ class Unanswered(Exception):
     attempt: the bank may have read it."""
 
 
+Client = TypeVar("Client")
+Url = TypeVar("Url")
+_C = TypeVar("_C", contravariant=True)
+_U = TypeVar("_U", contravariant=True)
+
+
+class Exchange(Protocol[_C, _U]):
+    """A client's one request: raises `Unanswered` when `reused` and the connection died."""
+
+    def __call__(self, client: _C, url: _U, /, *, reused: bool) -> Awaitable[bytes]: ...
+
+
 # A client's pool drops a connection idle this long; balmon's guess about it does too.
 IDLE_SECONDS = 60.0
 
@@ -124,6 +138,21 @@ class IdleConnections:
         self._out -= 1
         if answered:
             self._kept_at = time.monotonic()
+
+    async def send(
+        self, exchange: Exchange[Client, Url], url: Url, pooled: Client, fresh: Client
+    ) -> bytes:
+        """One request through `pooled`, and once more through `fresh` (a client with no
+        pool) when a connection that may have come from the pool died unanswered."""
+        answered = False
+        try:
+            body = await exchange(pooled, url, reused=self.begin())
+            answered = True
+            return body
+        except Unanswered:
+            return await exchange(fresh, url, reused=False)
+        finally:
+            self.end(answered=answered)
 
 
 def check_encoding(value: str | None) -> None:
