@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"config", "storage"},
     {"audit"},
     {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
+    {"rules"},
     {"engine", "alerts"},
     {"retention", "scaleout"},
     {"scheduling"},

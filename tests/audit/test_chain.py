@@ -19,7 +19,7 @@ from balmon.audit.events import take_anchor
 from balmon.audit.verify import Report, verify
 from balmon.dashboard.resolution import resolve
 from balmon.engine import RunRequest, VerificationRun
-from balmon.errors import NullBalance, TimeoutFailure
+from balmon.errors import TimeoutFailure
 from balmon.storage.schema import (
     cases,
     chain_seals,
@@ -29,7 +29,7 @@ from balmon.storage.schema import (
 )
 from balmon.triage import resolve_case
 from tests.conftest import on_backends
-from tests.engine.fakes import ScriptedSource
+from tests.engine.fakes import NULL, ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
 
 FIRST = date(2026, 11, 2)
@@ -73,7 +73,7 @@ def _run(engine: Engine, tmp_path: Path, day: date, n: int = 6) -> None:
         {
             "R1": [TimeoutFailure("slow"), Decimal(5)],
             "T1": [TimeoutFailure("slow")],
-            "N1": [NullBalance("null")],
+            "N1": [NULL],
         },
         default=Decimal("5.123456789"),
     )

@@ -116,3 +116,41 @@ def test_a_mysql_url_at_a_port_that_speaks_another_protocol_fails_within_the_tim
     result = balmon("db", "current", env=env)
     assert result.returncode == 1 and "database unavailable" in result.stderr
     assert time.monotonic() - began < 15
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ("[quality]\nstale_after_hours = -1\n", "quality.stale_after_hours"),
+        ("[quality]\njump_factor = 0.5\n", "quality.jump_factor"),
+        ("[quality]\njump_min_change = 'lots'\n", "quality.jump_min_change"),
+        ("[quality]\njump_min_change = 10000.5\n", "quality.jump_min_change"),
+        ("[quality]\ndisabled = ['NULL_BALANCE']\n", "quality.disabled"),
+        ("[verification]\ncurrency = 'US$'\n", "verification.currency"),
+        ("[verification]\ncurrency = 'EURO'\n", "verification.currency"),
+    ],
+)
+def test_bad_quality_settings_are_one_line_and_exit_2(
+    tmp_path: Path, config: str, key: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(config, encoding="utf-8")
+    result = balmon("config", "check", "--config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_quality_settings_from_the_environment_as_people_write_them(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "BALMON_QUALITY__STALE_AFTER_HOURS": "-1",
+    }
+    result = balmon("config", "check", env=env)
+    assert result.returncode == 2 and "quality.stale_after_hours" in result.stderr
+    env["BALMON_QUALITY__STALE_AFTER_HOURS"] = "48"
+    env["BALMON_VERIFICATION__CURRENCY"] = "eur"
+    result = balmon("config", "check", env=env)
+    assert result.returncode == 0, result.stderr

@@ -61,7 +61,18 @@ def test_a_negative_minimum_is_a_bad_line(tmp_path: Path) -> None:
     assert [r.customer_id for r in rows if isinstance(r, Customer)] == ["A3"]
 
 
-@pytest.mark.parametrize("column", ["customer_id", "min_balance"])
+def test_an_optional_currency_column_names_each_customer_s_currency(tmp_path: Path) -> None:
+    """An empty cell means the default (`verification.currency`); a cell that is not three
+    letters is a bad line, not a customer checked against nothing."""
+    text = "customer_id,min_balance,currency\nA1,1,eur\nA2,1,\nA3,1,EURO\nA4,1, 12\nA5,1,GBP\n"
+    rows = _rows(tmp_path, text)
+    good = [(r.customer_id, r.currency) for r in rows if isinstance(r, Customer)]
+    assert good == [("A1", "EUR"), ("A2", None), ("A5", "GBP")]
+    bad = [r.reason for r in rows if isinstance(r, RejectedRow)]
+    assert bad == ["line 4: currency is not three letters", "line 5: currency is not three letters"]
+
+
+@pytest.mark.parametrize("column", ["customer_id", "min_balance", "currency"])
 def test_a_header_naming_a_column_twice_refuses_the_file(tmp_path: Path, column: str) -> None:
     """The last one used to win: the run could verify another column than the one meant."""
     header = "customer_id,min_balance," + column

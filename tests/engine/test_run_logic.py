@@ -19,9 +19,9 @@ from balmon.errors import (
     CustomerFileError,
     LeaseLost,
     MissingData,
-    NullBalance,
     TimeoutFailure,
 )
+from balmon.source import Reading
 from balmon.storage.schema import (
     alerts,
     error_logs,
@@ -30,7 +30,7 @@ from balmon.storage.schema import (
     verification_runs,
 )
 from tests.conftest import on_backends
-from tests.engine.fakes import ScriptedSource
+from tests.engine.fakes import NULL, ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
 
 DAY = date(2026, 11, 27)
@@ -68,7 +68,7 @@ def test_outcomes_retries_and_flags(engine: Engine, tmp_path: Path) -> None:
             "F1": [Decimal("99.99")],
             "R1": [ApiFailure("503", status=503), TimeoutFailure("slow"), Decimal("5")],
             "T1": [TimeoutFailure("slow")],
-            "N1": [NullBalance("null")],
+            "N1": [NULL],
             "M1": [MissingData("404")],
         },
         default=Decimal(1),
@@ -181,7 +181,7 @@ def test_completed_date_is_not_run_again_unless_rerun(engine: Engine, tmp_path: 
 def test_retry_unavailable_rechecks_only_unavailable(engine: Engine, tmp_path: Path) -> None:
     path = write_customers(tmp_path / "c.csv", [("OK", "0"), ("DOWN", "0"), ("NUL", "0")])
     source = ScriptedSource(
-        {"DOWN": [TimeoutFailure("x")] * 4 + [Decimal(3)], "NUL": [NullBalance("n")]},
+        {"DOWN": [TimeoutFailure("x")] * 4 + [Decimal(3)], "NUL": [NULL]},
         default=Decimal(1),
     )
     first = _run(engine, path, source)
@@ -213,7 +213,7 @@ class _StealsTheLease(ScriptedSource):
         super().__init__({}, default=Decimal(1))
         self._engine = engine
 
-    async def fetch(self, customer_id: str) -> Decimal:
+    async def fetch(self, customer_id: str) -> Reading:
         if sum(self.calls.values()) == 10:
             with self._engine.begin() as c:
                 c.execute(update(run_leases).values(host="elsewhere", pid=4242))

@@ -8,9 +8,8 @@ from balmon.errors.exceptions import (
     BalanceError,
     InvalidResponse,
     MissingData,
-    NegativeBalance,
     NetworkFailure,
-    NullBalance,
+    Rejected,
     SourceUnavailable,
     TimeoutFailure,
 )
@@ -32,6 +31,20 @@ def test_story_codes_keep_their_severity() -> None:
         assert info(code).severity is severity
 
 
+def test_the_data_quality_codes_have_the_issue_s_severities_and_are_never_retried() -> None:
+    wanted = {
+        "STALE_BALANCE": Severity.MEDIUM,
+        "CURRENCY_MISMATCH": Severity.HIGH,
+        "BALANCE_JUMP": Severity.MEDIUM,
+        "STALE_FEED": Severity.CRITICAL,
+        "FAIL_SPIKE": Severity.HIGH,
+        "UNAVAILABLE_SPIKE": Severity.HIGH,
+    }
+    for code, severity in wanted.items():
+        assert info(code).severity is severity
+        assert not info(code).retryable
+
+
 def test_retryable_defaults() -> None:
     assert {c.value for c, e in CODES.items() if e.retryable} == RETRYABLE
     assert ErrorCode.SOURCE_UNAVAILABLE in CODES
@@ -44,13 +57,12 @@ def test_every_failure_class_carries_its_code() -> None:
         NetworkFailure: "NETWORK_ERROR",
         MissingData: "MISSING_DATA",
         InvalidResponse: "INVALID_RESPONSE",
-        NullBalance: "NULL_BALANCE",
-        NegativeBalance: "NEGATIVE_BALANCE",
         SourceUnavailable: "SOURCE_UNAVAILABLE",
     }
     for cls, code in classes.items():
         assert cls("x").code == code
     assert ApiFailure("x", status=503).code == "API_ERROR"
+    assert Rejected(ErrorCode.STALE_BALANCE, "x").code == "STALE_BALANCE"
     assert len(BalanceError("m" * 2000).message) == 500
 
 

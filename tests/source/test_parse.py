@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from balmon.errors import ErrorCode, InvalidResponse
 from balmon.errors.exceptions import BalanceError
-from balmon.source import parse_balance
+from balmon.source import Reading, parse_reading
+from balmon.source.parse import Fields
 
 
-def _parse(body: bytes, customer_id: str = "C1") -> Decimal:
-    return parse_balance(
-        body, customer_id=customer_id, balance_field="balance", customer_id_field="customer_id"
-    )
+def _read(body: bytes, customer_id: str = "C1") -> Reading:
+    return parse_reading(body, customer_id=customer_id, fields=Fields())
+
+
+def _parse(body: bytes, customer_id: str = "C1") -> Decimal | None:
+    return _read(body, customer_id).balance
 
 
 @pytest.mark.parametrize(
@@ -53,8 +57,15 @@ def test_balances_are_exact(body: bytes, expected: Decimal) -> None:
         (b'{"customer_id": "C1", "balance": {"v": 1}}', ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C2", "balance": "5.00"}', ErrorCode.INVALID_RESPONSE),
         (b"\xff\xfe", ErrorCode.INVALID_RESPONSE),
-        (b'{"customer_id": "C1", "balance": null}', ErrorCode.NULL_BALANCE),
-        (b'{"customer_id": "C1", "balance": "-0.01"}', ErrorCode.NEGATIVE_BALANCE),
+        # What a reading's currency and as_of must be, when the answer has them.
+        (b'{"customer_id": "C1", "balance": 1, "currency": 840}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": 1, "as_of": "yesterday"}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": 1, "as_of": 1733600000}', ErrorCode.INVALID_RESPONSE),
+        (b'{"customer_id": "C1", "balance": 1, "as_of": "2026-12-04"}', ErrorCode.INVALID_RESPONSE),
+        (
+            b'{"customer_id": "C1", "balance": 1, "as_of": "2026-12-04T10:00:00"}',
+            ErrorCode.INVALID_RESPONSE,
+        ),
         # Two values for one key: whichever a parser keeps, the body is not to be trusted.
         (b'{"customer_id": "C1", "balance": "-5", "balance": "50"}', ErrorCode.INVALID_RESPONSE),
         (b'{"customer_id": "C1", "balance": null, "balance": "50"}', ErrorCode.INVALID_RESPONSE),
@@ -94,7 +105,28 @@ def test_a_balance_written_outside_the_amount_grammar_is_invalid(text: str) -> N
 
 
 def test_an_empty_id_field_turns_the_echo_check_off() -> None:
-    value = parse_balance(
-        b'{"balance": "7.00"}', customer_id="C1", balance_field="balance", customer_id_field=""
+    reading = parse_reading(b'{"balance": "7.00"}', customer_id="C1", fields=Fields(customer_id=""))
+    assert reading.balance == Decimal("7.00")
+
+
+def test_null_and_negative_balances_are_read_as_they_are_and_judged_by_the_rules() -> None:
+    """The parser no longer decides NULL_BALANCE or NEGATIVE_BALANCE (`balmon.rules` does)."""
+    assert _parse(b'{"customer_id": "C1", "balance": null}') is None
+    assert _parse(b'{"customer_id": "C1", "balance": "-0.01"}') == Decimal("-0.01")
+
+
+def test_currency_and_as_of_are_read_with_the_balance() -> None:
+    reading = _read(
+        b'{"customer_id": "C1", "balance": "5", "currency": " eur ", '
+        b'"as_of": "2026-12-04T23:30:00+01:00"}'
     )
-    assert value == Decimal("7.00")
+    assert reading.currency == "EUR"
+    assert reading.as_of == datetime(2026, 12, 4, 22, 30, tzinfo=UTC)
+    bare = _read(b'{"customer_id": "C1", "balance": "5"}')
+    assert (bare.currency, bare.as_of) == (None, None)
+    ignored = parse_reading(
+        b'{"customer_id": "C1", "balance": "5", "currency": 1, "as_of": 2}',
+        customer_id="C1",
+        fields=Fields(currency="", as_of=""),
+    )
+    assert (ignored.currency, ignored.as_of) == (None, None)

@@ -5,27 +5,40 @@ never 0, never rounded, unless the bank said so."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from balmon.config import Settings
 from balmon.errors import BalanceError, ErrorCode
 from balmon.money import OutOfRange, storable
-from balmon.source.parse import parse_balance
+from balmon.rules import Judge, Reject
+from balmon.source.parse import Fields, parse_reading
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BODY_CODES = {ErrorCode.INVALID_RESPONSE, ErrorCode.NULL_BALANCE, ErrorCode.NEGATIVE_BALANCE}
 
 
+_JUDGE = Judge.for_date(Settings(), date(2026, 12, 4))
+
+
 def _parse(body: bytes, customer_id: str = "C1") -> Decimal | ErrorCode:
+    """What the source and the rules make of a body: a balance or a code."""
     failure: BalanceError | None = None
     try:
-        return parse_balance(
-            body, customer_id=customer_id, balance_field="balance", customer_id_field="customer_id"
-        )
+        reading = parse_reading(body, customer_id=customer_id, fields=Fields())
     except BalanceError as exc:
         failure = exc
+    else:
+        verdict = _JUDGE(reading, min_balance=Decimal(0))
+        if not isinstance(verdict, Reject):
+            assert reading.balance is not None
+            return reading.balance
+        assert verdict.code in BODY_CODES
+        assert verdict.message and "\n" not in verdict.message
+        return verdict.code
     assert failure.code in BODY_CODES
     assert failure.message and "\n" not in failure.message
     return failure.code
@@ -58,7 +71,9 @@ def test_any_bytes_give_a_balance_or_a_known_code(body: bytes) -> None:
 @FUZZ
 @given(
     st.dictionaries(
-        st.sampled_from(["balance", "customer_id", "currency", "x"]), json_values, max_size=4
+        st.sampled_from(["balance", "customer_id", "currency", "as_of", "x"]),
+        json_values,
+        max_size=5,
     )
 )
 def test_any_json_object_gives_a_balance_or_a_known_code(document: dict[str, object]) -> None:

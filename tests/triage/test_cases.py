@@ -16,7 +16,7 @@ from sqlalchemy.exc import DatabaseError
 from balmon.alerts import AlertPipeline
 from balmon.clock import SystemClock
 from balmon.engine import RunRequest, VerificationRun
-from balmon.errors import NullBalance, TimeoutFailure
+from balmon.errors import TimeoutFailure
 from balmon.storage import make_engine
 from balmon.storage.migrate import alembic_config, seed_error_codes, upgrade
 from balmon.storage.schema import (
@@ -35,7 +35,7 @@ from balmon.triage import (
 )
 from tests.alerts.receivers import webhook_server
 from tests.conftest import on_backends
-from tests.engine.fakes import ScriptedSource
+from tests.engine.fakes import NULL, ScriptedSource
 from tests.engine.helpers import fast_settings, write_customers
 
 DAY = date(2026, 11, 27)
@@ -62,7 +62,7 @@ def _first_day(engine: Engine, tmp_path: Path) -> None:
         {
             "R1": [TimeoutFailure("slow"), Decimal(5)],
             "T1": [TimeoutFailure("slow")],
-            "N1": [NullBalance("null")],
+            "N1": [NULL],
         },
         default=Decimal(5),
     )
@@ -91,7 +91,7 @@ def test_a_case_is_a_customer_day_with_failed_attempts_and_its_latest_outcome(
     assert found["T1"].first_seen < found["T1"].last_seen and found["T1"].open_attempts == 4
     assert (found["N1"].outcome, found["N1"].last_code) == ("UNAVAILABLE", "NULL_BALANCE")
     # A --retry-unavailable run: T1 recovers, N1 fails again; still one case each.
-    again = ScriptedSource({"N1": [NullBalance("still null")]}, default=Decimal(0))
+    again = ScriptedSource({"N1": [NULL]}, default=Decimal(0))
     _run(engine, tmp_path / "c.csv", again, mode="retry_unavailable")
     found = _cases(engine)
     assert len(found) == 4
@@ -231,12 +231,12 @@ def test_the_same_problem_again_within_the_window_after_a_resolution_is_a_regres
 ) -> None:
     path = write_customers(tmp_path / "c.csv", [("T1", "1"), ("N1", "1"), ("X1", "1")])
     first, second, much_later = date(2026, 10, 1), date(2026, 10, 20), date(2026, 11, 25)
-    failing = {"T1": [TimeoutFailure("slow")], "N1": [NullBalance("null")]}
+    failing = {"T1": [TimeoutFailure("slow")], "N1": [NULL]}
     _day(engine, path, first, failing)
     with engine.connect() as c:
         [t1] = list_cases(c, CaseFilter(day=first, customer_id="T1"))[0]
     assert resolve_case(engine, t1["id"], notes="API fixed", actor="ops", now=NOW)
-    _day(engine, path, second, {**failing, "X1": [NullBalance("null")]})
+    _day(engine, path, second, {**failing, "X1": [NULL]})
     _day(engine, path, much_later, failing)
     with engine.connect() as c:
         again = {i["customer_id"]: i for i in list_cases(c, CaseFilter(day=second))[0]}

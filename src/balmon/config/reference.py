@@ -64,6 +64,11 @@ MEANINGS: dict[str, str] = {
         "JSON field that must echo the customer id: missing, null or another id is "
         "INVALID_RESPONSE. Empty: not checked."
     ),
+    "source.currency_field": "JSON field holding the balance's currency (read by the "
+    "CURRENCY_MISMATCH rule); a value that is not text is INVALID_RESPONSE. Empty: not read.",
+    "source.as_of_field": "JSON field holding when the balance was taken, an ISO 8601 "
+    "timestamp with its UTC offset (read by STALE_BALANCE); anything else is "
+    "INVALID_RESPONSE. Empty: not read.",
     "source.max_body_bytes": "Largest response body accepted (INVALID_RESPONSE above it).",
     "source.ca_file": "PEM file of the authorities that sign the bank's certificate, trusted "
     "instead of the system's (a private CA). Verification cannot be turned off.",
@@ -86,7 +91,26 @@ MEANINGS: dict[str, str] = {
     "engine.write_batch_size": "Rows per commit at most.",
     "engine.shutdown_grace_seconds": "After SIGTERM or SIGINT the process exits within this "
     "time (143 or 130), whatever it is waiting on.",
-    "verification.customers_file": "CSV `customer_id,min_balance` read by each run.",
+    "verification.customers_file": "CSV `customer_id,min_balance[,currency]` read by each run.",
+    "verification.currency": "Three-letter currency every balance must be in "
+    "(CURRENCY_MISMATCH), unless the file's `currency` column names another for a customer. "
+    "Unset: only the column's currencies are checked.",
+    "quality.disabled": "Data-quality rules turned off, by code (`STALE_BALANCE`, "
+    "`CURRENCY_MISMATCH`, `BALANCE_JUMP`, `STALE_FEED`, `FAIL_SPIKE`, `UNAVAILABLE_SPIKE`).",
+    "quality.stale_after_hours": "A balance whose `as_of` is earlier than the end of the "
+    "business date minus this many hours is STALE_BALANCE.",
+    "quality.require_as_of": "A response without `as_of` is INVALID_RESPONSE (off: not "
+    "checked for staleness).",
+    "quality.jump_factor": "BALANCE_JUMP when the balance is at least this many times the "
+    "previous business date's, or at most its this-many-th (above 1).",
+    "quality.jump_min_change": "...and moved by at least this amount (a decimal string), so "
+    "small accounts' moves are not flagged.",
+    "quality.stale_feed_ratio": "STALE_FEED when at least this share of the date's fetched "
+    "balances are STALE_BALANCE.",
+    "quality.fail_spike_factor": "FAIL_SPIKE (UNAVAILABLE_SPIKE) when the date's FAIL "
+    "(UNAVAILABLE) count is at least this many times the median of the last 20 completed "
+    "dates...",
+    "quality.fail_spike_min": "...and at least this many above it. Needs 5 earlier dates.",
     "verification.default_min_balance": "Minimum for rows whose `min_balance` is empty.",
     "verification.allow_empty": (
         "Accept a customer file with no customer after its header (a completed run of none). "

@@ -6,6 +6,7 @@ the TOML file, then these defaults. Durations are float seconds; money is `Decim
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +67,9 @@ class SourceSettings(Section):
     balance_path: str = "/customers/{customer_id}/balance"
     balance_field: str = "balance"
     customer_id_field: str = "customer_id"
+    # What the data-quality rules read (`balmon.rules`); an empty name: not read.
+    currency_field: str = "currency"
+    as_of_field: str = "as_of"
     max_body_bytes: PositiveInt = 1024 * 1024
     # TLS: a bank's private certificate authority, and a client certificate for mutual TLS.
     # There is deliberately no way to turn verification off.
@@ -142,10 +146,30 @@ class CelerySettings(Section):
     resend_after_seconds: Seconds = 60.0
 
 
+# An ISO 4217 code as banks write it: three letters ("usd" is read as "USD").
+CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+
+def currency_code(value: str) -> str:
+    """`value` as an upper-case three-letter currency code; ValueError when it is not one."""
+    text = value.strip()
+    if not CURRENCY.fullmatch(text):
+        raise ValueError(f"a currency is three letters (ISO 4217, e.g. USD), got {value!r}")
+    return text.upper()
+
+
 class VerificationSettings(Section):
     customers_file: Path | None = None
     default_min_balance: Decimal = Decimal("0")
     allow_empty: bool = False
+    # The currency every balance must be in, unless the customer file's currency column says
+    # otherwise for a customer. None: no currency check but the file's.
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return None if value is None else currency_code(value)
 
     @field_validator("default_min_balance")
     @classmethod
@@ -157,6 +181,54 @@ class VerificationSettings(Section):
         if value < 0:
             raise ValueError("must not be negative (no balance is)")
         return value
+
+
+# The rules `quality.disabled` may turn off: the story's own codes (NULL_BALANCE,
+# NEGATIVE_BALANCE) always apply.
+QualityRule = Literal[
+    "STALE_BALANCE",
+    "CURRENCY_MISMATCH",
+    "BALANCE_JUMP",
+    "STALE_FEED",
+    "FAIL_SPIKE",
+    "UNAVAILABLE_SPIKE",
+]
+
+
+class QualitySettings(Section):
+    """The data-quality rules (`balmon.rules`, docs/data-quality.md)."""
+
+    disabled: list[QualityRule] = Field(default_factory=list)
+    stale_after_hours: Annotated[float, Field(gt=0, le=24 * 366, allow_inf_nan=False)] = 36.0
+    require_as_of: bool = False
+    jump_factor: Annotated[float, Field(gt=1, le=1e9, allow_inf_nan=False)] = 10.0
+    jump_min_change: Decimal = Decimal("10000")
+    stale_feed_ratio: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
+    fail_spike_factor: Annotated[float, Field(gt=1, le=1e6, allow_inf_nan=False)] = 3.0
+    fail_spike_min: Annotated[int, Field(ge=0, le=1_000_000_000)] = 20
+
+    @field_validator("jump_min_change", mode="before")
+    @classmethod
+    def _decimal_text(cls, value: object) -> object:
+        # A float (10000.1) would carry binary noise into a money comparison.
+        if isinstance(value, float):
+            raise ValueError('write it as a decimal string, e.g. "10000"')
+        return value
+
+    @field_validator("jump_min_change")
+    @classmethod
+    def _amount(cls, value: Decimal) -> Decimal:
+        try:
+            value = storable(value)
+        except OutOfRange as exc:
+            raise ValueError(f"must be an amount balmon can store: {exc}") from None
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    def on(self, rule: str) -> bool:
+        """Whether `rule` (its code) is checked."""
+        return rule not in self.disabled
 
 
 class AlertSettings(Section):
@@ -278,6 +350,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     celery: CelerySettings = CelerySettings()
     verification: VerificationSettings = VerificationSettings()
+    quality: QualitySettings = QualitySettings()
     alerts: AlertSettings = AlertSettings()
     dashboard: DashboardSettings = DashboardSettings()
     triage: TriageSettings = TriageSettings()

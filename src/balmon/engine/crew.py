@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from balmon.clock import Clock
 from balmon.config import Settings
@@ -17,6 +18,7 @@ from balmon.engine.ratelimit import RateLimiter
 from balmon.engine.records import RecordSink
 from balmon.engine.worker import Tally, Worker
 from balmon.retry import RetryPolicy
+from balmon.rules import Judge
 from balmon.source import BalanceSource
 
 
@@ -45,6 +47,7 @@ def build_crew(
     tally: Tally,
     clock: Clock,
     rng: random.Random,
+    business_date: date,
     processes: int = 1,
 ) -> Crew:
     """The queue and workers of one of `processes` processes sharing a run: each gets its
@@ -65,11 +68,13 @@ def build_crew(
     # One limiter and one breaker shared by this process's workers: they guard the bank.
     limiter = RateLimiter(None if rate is None else rate / processes, clock)
     policy = RetryPolicy.from_settings(settings.retry)
+    judge = Judge.for_date(settings, business_date)
     workers = [
         Worker(
             run_id=run_id,
             source=source,
             policy=policy,
+            judge=judge,
             breaker=breaker,
             limiter=limiter,
             queue=queue,

@@ -1,9 +1,10 @@
 """Stream the customer file row by row, rejecting bad rows with their line number.
 
-The file is UTF-8 CSV with a header naming `customer_id` (and optionally `min_balance`), one
-customer per line. A line that is not UTF-8, whose quote is not closed, whose id is empty,
-unsafe (`unsafe_id`) or repeated, or whose minimum is not an amount (`AMOUNT`, `balmon.money`)
-is rejected with its line number as INVALID_INPUT; the rest of the file goes on.
+The file is UTF-8 CSV with a header naming `customer_id` (and optionally `min_balance` and
+`currency`), one customer per line. A line that is not UTF-8, whose quote is not closed, whose
+id is empty, unsafe (`unsafe_id`) or repeated, whose minimum is not an amount (`AMOUNT`,
+`balmon.money`) or whose currency is not three letters is rejected with its line number as
+INVALID_INPUT; the rest of the file goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from balmon import limits
+from balmon.config.settings import currency_code
 from balmon.errors import CustomerFileError
 from balmon.money import OutOfRange, parse_amount, storable
 
@@ -32,6 +34,10 @@ class Customer:
     # last one's code. It goes on at its next attempt, or ends with that code if none is left.
     attempts_made: int = 0
     last_code: str | None = None
+    # The currency its balance must be in (None: `verification.currency`), and its balance of
+    # the previous business date (None: none known), for the verification rules.
+    currency: str | None = None
+    previous: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +122,15 @@ def _check(
     min_balance = _parse_min(row.get("min_balance"), default)
     if isinstance(min_balance, str):
         return RejectedRow(line, customer_id, f"line {line}: {min_balance}")
+    currency = (row.get("currency") or "").strip()
+    if currency:
+        try:
+            currency = currency_code(currency)
+        except ValueError:
+            return RejectedRow(line, customer_id, f"line {line}: currency is not three letters")
     if not seen.add(customer_id):
         return RejectedRow(line, customer_id, f"line {line}: duplicate customer_id")
-    return Customer(customer_id, min_balance, line)
+    return Customer(customer_id, min_balance, line, currency=currency or None)
 
 
 def _open(path: Path) -> BinaryIO:
@@ -176,7 +188,7 @@ def _header(lines: Iterator[tuple[int, str | None]], path: Path) -> list[str]:
     raise CustomerFileError(f"{path}: header has no customer_id column")
 
 
-_READ = ("customer_id", "min_balance")
+_READ = ("customer_id", "min_balance", "currency")
 
 
 def check_file(path: Path, *, allow_empty: bool = False) -> None:

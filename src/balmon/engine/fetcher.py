@@ -16,6 +16,7 @@ import random
 import signal
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from multiprocessing.connection import Connection
 
@@ -28,7 +29,7 @@ from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.engine.worker import Tally
 from balmon.source.clients import open_source
 
-CustomerTuple = tuple[str, Decimal, int, int, str | None]
+CustomerTuple = tuple[str, Decimal, int, int, str | None, str | None, Decimal | None]
 # How often a fetcher sends its records (or sooner, at `_SEND_AT` records).
 _SEND_EVERY = 0.05
 _SEND_AT = 500
@@ -41,6 +42,8 @@ def as_tuple(customer: Customer) -> CustomerTuple:
         customer.line,
         customer.attempts_made,
         customer.last_code,
+        customer.currency,
+        customer.previous,
     )
 
 
@@ -88,8 +91,7 @@ class _Supply:
             if self._ended:
                 raise StopIteration
             self._receive()
-        customer_id, min_balance, line, attempts_made, last_code = self._buffer.popleft()
-        return Customer(customer_id, min_balance, line, attempts_made, last_code)
+        return Customer(*self._buffer.popleft())
 
     def _receive(self) -> None:
         chunk = self._connection.recv()
@@ -158,6 +160,7 @@ async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) 
         tally=tally,
         clock=SystemClock(),
         rng=random.Random(),
+        business_date=date.fromisoformat(plan.business_date),
         processes=plan.processes,
     )
     sending = asyncio.create_task(sink.run())

@@ -16,8 +16,9 @@ from balmon.engine.customers import Customer, RejectedRow, read_customers
 from balmon.engine.records import ErrorRecord
 from balmon.engine.results import latest_of_date
 from balmon.errors import ErrorCode
-from balmon.storage.schema import error_logs, verification_results
-from balmon.storage.states import Status
+from balmon.errors.taxonomy import FLAGS
+from balmon.storage.schema import error_logs, verification_results, verification_runs
+from balmon.storage.states import RunStatus, Status
 
 _CHUNK = 1000
 
@@ -95,7 +96,8 @@ def _attempts_in_run(engine: Engine, run_id: int, ids: list[str]) -> dict[str, t
         .where(
             e.run_id == run_id,
             e.customer_id.in_(ids),
-            e.error_code != ErrorCode.INVALID_INPUT.value,
+            # A flag is logged beside a result, not a failed attempt: it uses no retry.
+            e.error_code.not_in([ErrorCode.INVALID_INPUT.value, *FLAGS]),
         )
         .order_by(e.customer_id, e.retry_count, e.id)
     )
@@ -104,6 +106,46 @@ def _attempts_in_run(engine: Engine, run_id: int, ids: list[str]) -> dict[str, t
         for customer_id, retry_count, code in connection.execute(query):
             found[customer_id] = (int(retry_count) + 1, str(code))
     return found
+
+
+def previous_date(engine: Engine, day: date) -> date | None:
+    """The latest business date before `day` with a completed run: the one whose balances
+    the rules compare with (a date that was never run is skipped, not a gap of no history)."""
+    v = verification_runs.c
+    query = select(func.max(v.business_date)).where(
+        v.business_date < day, v.status == RunStatus.COMPLETED
+    )
+    with engine.connect() as connection:
+        found: date | None = connection.scalar(query)
+    return found
+
+
+def _balances_on(engine: Engine, day: date, ids: list[str]) -> dict[str, Decimal]:
+    """Each customer's balance in its latest result of `day` (none when that is UNAVAILABLE)."""
+    query = (
+        select(results.c.customer_id, results.c.balance)
+        .where(results.c.business_date == day, results.c.customer_id.in_(ids))
+        .order_by(results.c.run_id)
+    )
+    latest: dict[str, Decimal | None] = {}
+    with engine.connect() as connection:
+        for customer_id, balance in connection.execute(query):
+            latest[customer_id] = balance
+    return {key: value for key, value in latest.items() if value is not None}
+
+
+def with_previous(engine: Engine, day: date, customers: Iterable[Customer]) -> Iterator[Customer]:
+    """`customers`, each with its balance of the previous business date: one query per
+    thousand customers, never one per customer."""
+    before = previous_date(engine, day)
+    if before is None:
+        yield from customers
+        return
+    for chunk in _chunks(customers):
+        found = _balances_on(engine, before, [c.customer_id for c in chunk])
+        for customer in chunk:
+            balance = found.get(customer.customer_id)
+            yield customer if balance is None else replace(customer, previous=balance)
 
 
 def _accepting(

@@ -36,7 +36,7 @@ from balmon.engine.records import RecordSink
 from balmon.engine.summary import RunSummary, summarize
 from balmon.engine.worker import Tally
 from balmon.engine.writer import BatchWriter
-from balmon.errors import ConfigError, LeaseLost
+from balmon.errors import ConfigError, ErrorCode, LeaseLost
 from balmon.source import BalanceSource
 from balmon.storage.statements import failure_reason
 from balmon.storage.states import RunKind, RunStatus
@@ -205,6 +205,7 @@ class VerificationRun:
                 tally=tally,
                 clock=self._clock,
                 rng=self._rng,
+                business_date=day,
             )
             fetching: Callable[[], Awaitable[None]] = crew.run
         else:
@@ -239,6 +240,16 @@ class VerificationRun:
             await asyncio.shield(writing)
 
     def _customers(
+        self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
+    ) -> tuple[Iterator[Customer], int | None]:
+        customers, total = self._listed(opened, day, path, writer)
+        if self._settings.quality.on(ErrorCode.BALANCE_JUMP):
+            # Read here, beside the file, whichever process verifies them: fetcher processes
+            # and Celery workers get each customer with its history.
+            customers = inputs.with_previous(self._engine, day, customers)
+        return customers, total
+
+    def _listed(
         self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
     ) -> tuple[Iterator[Customer], int | None]:
         if opened.kind == RunKind.RETRY_UNAVAILABLE:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from balmon import crashpoints
@@ -25,12 +25,14 @@ from balmon.errors import (
     BalanceError,
     ErrorCode,
     InternalFailure,
-    InvalidResponse,
+    Rejected,
     SourceUnavailable,
 )
 from balmon.money import OutOfRange, storable
 from balmon.retry import RetryPolicy
+from balmon.rules import Flag, Judge, Reject
 from balmon.source import BalanceSource
+from balmon.source.base import Reading
 from balmon.storage.states import Status
 
 log = logging.getLogger("balmon.engine")
@@ -60,6 +62,7 @@ class Worker:
     run_id: int
     source: BalanceSource
     policy: RetryPolicy
+    judge: Judge
     breaker: CircuitBreaker
     limiter: RateLimiter
     queue: WorkQueue
@@ -89,22 +92,63 @@ class Worker:
         await self.limiter.acquire()
         crashpoints.reach(Point.BEFORE_REQUEST)
         try:
-            balance = await self.source.fetch(job.customer.customer_id)
+            reading = await self.source.fetch(job.customer.customer_id)
         except BalanceError as failure:
             self._failed(job, failure)
             crashpoints.reach(Point.AFTER_RESPONSE)
             return
-        try:
-            balance = storable(balance)  # compared as it will be stored
-        except OutOfRange as exc:
-            self._failed(job, InvalidResponse(f"balance out of range: {exc}"))
-        else:
-            was_open = self.breaker.is_open
-            self.breaker.record(code=None, now=self.clock.monotonic(), probe=job.probe)
-            if was_open and not self.breaker.is_open:
-                log.warning("circuit breaker closed", extra={"run_id": self.run_id})
-            self._succeeded(job, balance)
+        was_open = self.breaker.is_open
+        # The bank answered: whatever the rules make of the answer, it is not an outage.
+        self.breaker.record(code=None, now=self.clock.monotonic(), probe=job.probe)
+        if was_open and not self.breaker.is_open:
+            log.warning("circuit breaker closed", extra={"run_id": self.run_id})
+        self._judged(job, reading)
         crashpoints.reach(Point.AFTER_RESPONSE)
+
+    def _judged(self, job: Job, reading: Reading) -> None:
+        if reading.balance is not None:
+            try:
+                reading = replace(reading, balance=storable(reading.balance))  # as stored
+            except OutOfRange as exc:
+                message = f"balance out of range: {exc}"
+                self._failed(job, Rejected(ErrorCode.INVALID_RESPONSE, message))
+                return
+        customer = job.customer
+        verdict = self.judge(
+            reading,
+            min_balance=customer.min_balance,
+            currency=customer.currency,
+            previous=customer.previous,
+        )
+        if isinstance(verdict, Reject):
+            self._failed(job, Rejected(verdict.code, verdict.message))
+            return
+        for flag in verdict.flags:
+            self._flagged(job, flag)
+        self._result(job, verdict.status, reading.balance, None, job.retries_done + 1)
+
+    def _flagged(self, job: Job, flag: Flag) -> None:
+        """Logged as the attempt's record and alerted; the outcome stands."""
+        self.writer.add_error(
+            ErrorRecord(
+                customer_id=job.customer.customer_id,
+                code=flag.code,
+                message=flag.message,
+                retry_count=job.retries_done,
+                logged_at=self.clock.now(),
+            )
+        )
+        self.writer.add_alert(
+            AlertRecord(job.customer.customer_id, flag.code, job.retries_done + 1, self.clock.now())
+        )
+        log.info(
+            "balance flagged",
+            extra={
+                "run_id": self.run_id,
+                "customer_id": job.customer.customer_id,
+                "error_code": flag.code.value,
+            },
+        )
 
     def _already_exhausted(self, job: Job) -> bool:
         """A resumed customer whose logged attempts already used every retry the policy
@@ -119,18 +163,9 @@ class Worker:
         self._unavailable(job, code, job.retries_done)
         return True
 
-    def _succeeded(self, job: Job, balance: Decimal) -> None:
-        status = Status.PASS if balance >= job.customer.min_balance else Status.FAIL
-        self._result(job, status, balance, None, job.retries_done + 1)
-
     def _failed(self, job: Job, failure: BalanceError) -> None:
-        was_open = self.breaker.is_open
-        self.breaker.record(code=failure.code, now=self.clock.monotonic(), probe=job.probe)
-        if self.breaker.is_open and not was_open:
-            log.warning(
-                "circuit breaker opened",
-                extra={"run_id": self.run_id, "error_code": failure.code.value},
-            )
+        if not isinstance(failure, Rejected):  # a rejected answer was recorded as answered
+            self._record_failure(job, failure)
         self._log_attempt(job, failure, failure.__cause__ or failure, failure.code)
         retry_after = failure.retry_after if isinstance(failure, ApiFailure) else None
         delay = self.policy.next_delay(
@@ -148,6 +183,15 @@ class Worker:
         job.probe = False
         self.tally.retries += 1
         self.queue.park(job, delay)
+
+    def _record_failure(self, job: Job, failure: BalanceError) -> None:
+        was_open = self.breaker.is_open
+        self.breaker.record(code=failure.code, now=self.clock.monotonic(), probe=job.probe)
+        if self.breaker.is_open and not was_open:
+            log.warning(
+                "circuit breaker opened",
+                extra={"run_id": self.run_id, "error_code": failure.code.value},
+            )
 
     def _give_up(
         self,

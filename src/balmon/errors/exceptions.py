@@ -19,8 +19,7 @@
         ├── ApiFailure              API_ERROR (carries status and Retry-After)
         ├── MissingData             MISSING_DATA
         ├── InvalidResponse         INVALID_RESPONSE
-        ├── NullBalance             NULL_BALANCE
-        ├── NegativeBalance         NEGATIVE_BALANCE
+        ├── Rejected                a verification rule's code (NULL_BALANCE, STALE_BALANCE, ...)
         ├── SourceUnavailable       SOURCE_UNAVAILABLE
         └── InternalFailure         INTERNAL_ERROR (a bug met while handling one customer)
 
@@ -137,12 +136,13 @@ class InvalidResponse(BalanceError):
     code = ErrorCode.INVALID_RESPONSE
 
 
-class NullBalance(BalanceError):
-    code = ErrorCode.NULL_BALANCE
+class Rejected(BalanceError):
+    """A balance arrived and a verification rule refused it (`balmon.rules`): the attempt
+    failed with the rule's code, and the retry policy decides as for any other code."""
 
-
-class NegativeBalance(BalanceError):
-    code = ErrorCode.NEGATIVE_BALANCE
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class SourceUnavailable(BalanceError):

@@ -28,6 +28,14 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    # Data quality: a balance that arrived well-formed and is wrong (`balmon.rules`).
+    STALE_BALANCE = "STALE_BALANCE"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    BALANCE_JUMP = "BALANCE_JUMP"
+    # A date whose data looks wrong as a whole: one alarm per date and rule.
+    STALE_FEED = "STALE_FEED"
+    FAIL_SPIKE = "FAIL_SPIKE"
+    UNAVAILABLE_SPIKE = "UNAVAILABLE_SPIKE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,67 @@ CODES: dict[ErrorCode, CodeInfo] = {
             "yet attempted were recorded unavailable to let the run end in bounded time.",
             retryable=False,
         ),
+        CodeInfo(
+            _C.STALE_BALANCE,
+            "Balance is older than quality.stale_after_hours",
+            _S.MEDIUM,
+            "Ask the banking team why the snapshot is old; re-check once it is refreshed",
+            "The response's as_of is earlier than the end of the business date minus "
+            "quality.stale_after_hours (default 36): the bank answered from an old snapshot. "
+            "Rejected, not retried: asking again gets the same snapshot.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.CURRENCY_MISMATCH,
+            "Balance is in another currency than the customer's",
+            _S.HIGH,
+            "Check the account's currency with the banking team; never compare it as is",
+            "The response's currency differs from the customer's expected currency (the "
+            "customer file's currency column, else verification.currency): comparing it with "
+            "the minimum would be meaningless. Rejected, not retried.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.BALANCE_JUMP,
+            "Balance moved implausibly since the previous business date",
+            _S.MEDIUM,
+            "Confirm the movement with the banking team; resolve with notes if it is real",
+            "The balance is at least quality.jump_factor (default 10) times, or at most a "
+            "jump_factor-th of, the previous business date's, and moved by at least "
+            "quality.jump_min_change. The PASS or FAIL stands; a case opens for a person.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.STALE_FEED,
+            "Most of the date's balances are stale: the whole feed is old",
+            _S.CRITICAL,
+            "Stop trusting the date's figures; ask the banking team to refresh the feed, "
+            "then re-check with `balmon run --retry-unavailable`",
+            "At least quality.stale_feed_ratio (default 0.5) of the date's fetched balances "
+            "were STALE_BALANCE: the bank served an old snapshot to everyone. One alarm for "
+            "the date; its STALE_BALANCE alerts are folded into it.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.FAIL_SPIKE,
+            "Far more FAILs than usual on one date",
+            _S.HIGH,
+            "Look for a bank-side error before acting on the FAILs",
+            "The date's FAIL count is at least quality.fail_spike_factor (default 3) times the "
+            "median of the last 20 completed dates and at least quality.fail_spike_min (20) "
+            "above it: usually a bank-side bug, not that many customers at once.",
+            retryable=False,
+        ),
+        CodeInfo(
+            _C.UNAVAILABLE_SPIKE,
+            "Far more UNAVAILABLE customers than usual on one date",
+            _S.HIGH,
+            "Check the banking API's health for the date; re-check with --retry-unavailable",
+            "The date's UNAVAILABLE count is at least quality.fail_spike_factor times the "
+            "median of the last 20 completed dates and at least quality.fail_spike_min above "
+            "it: the bank had a bad day.",
+            retryable=False,
+        ),
     )
 }
 
@@ -150,7 +219,16 @@ DATA_QUALITY = (
     ErrorCode.NULL_BALANCE,
     ErrorCode.NEGATIVE_BALANCE,
     ErrorCode.INVALID_INPUT,
+    ErrorCode.STALE_BALANCE,
+    ErrorCode.CURRENCY_MISMATCH,
+    ErrorCode.BALANCE_JUMP,
 )
+
+# The codes a verification rule raises over a balance that arrived (`balmon.rules`): a reject
+# makes the customer UNAVAILABLE, a flag opens a case beside the PASS or FAIL.
+FLAGS = (ErrorCode.BALANCE_JUMP,)
+# The codes of a date as a whole (`balmon.rules.batch`): alarms, never a customer's code.
+DATE_ALARMS = (ErrorCode.STALE_FEED, ErrorCode.FAIL_SPIKE, ErrorCode.UNAVAILABLE_SPIKE)
 
 
 def info(code: ErrorCode | str) -> CodeInfo:

@@ -175,6 +175,7 @@ class _Chunk:
             tally=Tally(),
             clock=self._clock,
             rng=random.Random(),
+            business_date=self._day,
         )
         writing = asyncio.create_task(writer.run())
         beating = asyncio.create_task(self._beat())

@@ -7,19 +7,20 @@ from typing import TYPE_CHECKING
 from balmon import lazy
 
 if TYPE_CHECKING:
-    from balmon.source.base import BalanceSource
+    from balmon.source.base import BalanceSource, Reading
     from balmon.source.clients import open_source
     from balmon.source.http import HttpBalanceSource
-    from balmon.source.parse import parse_balance
+    from balmon.source.parse import parse_reading
     from balmon.source.reqwest import ReqwestBalanceSource
     from balmon.source.rules import retry_after_seconds
 
 __all__ = [
     "BalanceSource",
     "HttpBalanceSource",
+    "Reading",
     "ReqwestBalanceSource",
     "open_source",
-    "parse_balance",
+    "parse_reading",
     "retry_after_seconds",
 ]
 
@@ -30,7 +31,8 @@ __getattr__ = lazy.members(
         "BalanceSource": "base",
         "open_source": "clients",
         "HttpBalanceSource": "http",
-        "parse_balance": "parse",
+        "Reading": "base",
+        "parse_reading": "parse",
         "ReqwestBalanceSource": "reqwest",
         "retry_after_seconds": "rules",
     },

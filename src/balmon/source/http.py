@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from decimal import Decimal
 
 import aiohttp
 from yarl import URL
@@ -18,7 +17,8 @@ from balmon.errors import (
     NetworkFailure,
     TimeoutFailure,
 )
-from balmon.source.parse import parse_balance
+from balmon.source.base import Reading
+from balmon.source.parse import Fields, parse_reading
 from balmon.source.rules import (
     CONFLICTING_FRAMING,
     HEADERS,
@@ -62,6 +62,7 @@ class HttpBalanceSource:
         if settings.url is None:
             raise ConfigError("source.url", "required to fetch balances")
         self._settings = settings
+        self._fields = Fields.of(settings)
         self._clock = clock or SystemClock()
         self._urls = CustomerUrls(settings.url, settings.balance_path)
         self._headers: Mapping[str, str] = HEADERS
@@ -99,7 +100,7 @@ class HttpBalanceSource:
     def _url(self, customer_id: str) -> URL:
         return URL(self._urls(customer_id), encoded=True)
 
-    async def fetch(self, customer_id: str) -> Decimal:
+    async def fetch(self, customer_id: str) -> Reading:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
         timeout = self._settings.timeout_seconds
         try:
@@ -115,12 +116,7 @@ class HttpBalanceSource:
             raise NetworkFailure(_tls_problem(exc)) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkFailure(f"connection failed: {type(exc).__name__}") from exc
-        return parse_balance(
-            body,
-            customer_id=customer_id,
-            balance_field=self._settings.balance_field,
-            customer_id_field=self._settings.customer_id_field,
-        )
+        return parse_reading(body, customer_id=customer_id, fields=self._fields)
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._url(customer_id)

@@ -1,13 +1,19 @@
-"""Turn a 200 response body into an exact `Decimal` balance, or the right failure."""
+"""Turn a 200 response body into a `Reading` (an exact `Decimal` balance, its currency and
+when it was taken), or INVALID_RESPONSE. Whether the balance is acceptable (null, negative,
+stale, another currency) is for the verification rules (`balmon.rules`) to judge."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from balmon.errors import InvalidResponse, NegativeBalance, NullBalance
+from balmon.config.settings import SourceSettings
+from balmon.errors import InvalidResponse
 from balmon.money import parse_amount
+from balmon.source.base import Reading
 
 
 def _reject_constant(name: str) -> Any:
@@ -64,27 +70,69 @@ def _to_decimal(raw: object) -> Decimal:
     return value
 
 
-def parse_balance(
-    body: bytes, *, customer_id: str, balance_field: str, customer_id_field: str
-) -> Decimal:
-    """Validate the body against the Balance API contract and return the balance.
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """Where a response keeps what balmon reads (an empty name: not read)."""
 
-    The body must echo the customer id in `customer_id_field` (an empty setting turns the check
-    off): a balance that does not say whose it is cannot be told from another customer's."""
-    document = _load_object(body)
-    if balance_field not in document:
-        raise InvalidResponse(f"response has no {balance_field!r} field")
-    if customer_id_field:
-        returned_id = document.get(customer_id_field)
-        if returned_id is None:
-            where = repr(customer_id_field)
-            raise InvalidResponse(f"response does not echo the customer id in {where}")
-        if str(returned_id) != customer_id:
-            raise InvalidResponse("response is for a different customer")
-    raw = document[balance_field]
+    balance: str = "balance"
+    customer_id: str = "customer_id"
+    currency: str = "currency"
+    as_of: str = "as_of"
+
+    @classmethod
+    def of(cls, settings: SourceSettings) -> Fields:
+        return cls(
+            settings.balance_field,
+            settings.customer_id_field,
+            settings.currency_field,
+            settings.as_of_field,
+        )
+
+
+def _currency(raw: object) -> str | None:
     if raw is None:
-        raise NullBalance("balance is null")
-    value = _to_decimal(raw)
-    if value < 0:
-        raise NegativeBalance("balance is negative")
-    return value
+        return None
+    if not isinstance(raw, str):
+        raise InvalidResponse(f"currency has unexpected type {type(raw).__name__}")
+    return raw.strip().upper()
+
+
+def _as_of(raw: object) -> datetime | None:
+    """A timestamp with its UTC offset: without one, "as of when" has no answer."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise InvalidResponse("as_of is not a timestamp")
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidResponse("as_of is not a timestamp") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidResponse("as_of has no UTC offset")
+    return moment
+
+
+def _check_owner(document: dict[str, Any], customer_id: str, field: str) -> None:
+    """The body must echo the customer id: a balance that does not say whose it is cannot be
+    told from another customer's."""
+    if not field:
+        return
+    returned_id = document.get(field)
+    if returned_id is None:
+        raise InvalidResponse(f"response does not echo the customer id in {field!r}")
+    if str(returned_id) != customer_id:
+        raise InvalidResponse("response is for a different customer")
+
+
+def parse_reading(body: bytes, *, customer_id: str, fields: Fields) -> Reading:
+    """Validate the body against the Balance API contract and return what it says."""
+    document = _load_object(body)
+    if fields.balance not in document:
+        raise InvalidResponse(f"response has no {fields.balance!r} field")
+    _check_owner(document, customer_id, fields.customer_id)
+    raw = document[fields.balance]
+    return Reading(
+        balance=None if raw is None else _to_decimal(raw),
+        currency=_currency(document.get(fields.currency)) if fields.currency else None,
+        as_of=_as_of(document.get(fields.as_of)) if fields.as_of else None,
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from pyreqwest.client import Client, ClientBuilder
@@ -28,7 +27,8 @@ from balmon.errors import (
     NetworkFailure,
     TimeoutFailure,
 )
-from balmon.source.parse import parse_balance
+from balmon.source.base import Reading
+from balmon.source.parse import Fields, parse_reading
 from balmon.source.rules import (
     CONFLICTING_FRAMING,
     HEADERS,
@@ -57,6 +57,7 @@ class ReqwestBalanceSource:
             raise ConfigError("source.url", "required to fetch balances")
         tls_context(settings)  # the same one-line refusal of an unusable PEM file
         self._settings = settings
+        self._fields = Fields.of(settings)
         self._clock = clock or SystemClock()
         self._urls = CustomerUrls(settings.url, settings.balance_path)
         self._host = URL(settings.url).host or ""
@@ -66,7 +67,7 @@ class ReqwestBalanceSource:
         self._fresh = _client(settings, connections=concurrency, idle=0)
         self._idle = IdleConnections(IDLE_SECONDS)
 
-    async def fetch(self, customer_id: str) -> Decimal:
+    async def fetch(self, customer_id: str) -> Reading:
         """One attempt, bounded by one wall-clock deadline for connect, headers and body."""
         timeout = self._settings.timeout_seconds
         try:
@@ -80,12 +81,7 @@ class ReqwestBalanceSource:
             raise _failure(exc, self._host) from exc
         except OSError as exc:
             raise NetworkFailure(f"connection failed: {type(exc).__name__}") from exc
-        return parse_balance(
-            body,
-            customer_id=customer_id,
-            balance_field=self._settings.balance_field,
-            customer_id_field=self._settings.customer_id_field,
-        )
+        return parse_reading(body, customer_id=customer_id, fields=self._fields)
 
     async def _request(self, customer_id: str) -> bytes:
         url = self._urls(customer_id)
