@@ -75,9 +75,9 @@ def test_an_optional_currency_column_names_each_customer_s_currency(tmp_path: Pa
 @pytest.mark.parametrize("column", ["customer_id", "min_balance", "currency"])
 def test_a_header_naming_a_column_twice_refuses_the_file(tmp_path: Path, column: str) -> None:
     """The last one used to win: the run could verify another column than the one meant."""
-    header = "customer_id,min_balance," + column
+    header = "customer_id,min_balance,currency," + column
     path = tmp_path / "c.csv"
-    path.write_text(f"{header}\nA1,1,B1\n", encoding="utf-8")
+    path.write_text(f"{header}\nA1,1,USD,B1\n", encoding="utf-8")
     with pytest.raises(CustomerFileError, match=f"the header names {column} twice"):
         check_file(path)
 
