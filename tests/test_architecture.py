@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"logs", "retry", "source", "banksim", "lifecycle", "triage"},
     {"rules"},
     {"engine", "alerts"},
-    {"retention", "scaleout"},
+    {"retention", "scaleout", "quality"},
     {"scheduling"},
     {"compliance"},
     {"dashboard"},

@@ -149,3 +149,26 @@ def render_alarm(
     short = f"balmon CRITICAL: {business_date} {what}. {detail}"
     short = limits.clip(short, limits.SMS)
     return Rendered(title, "\n".join(lines), short)
+
+
+def render_quality_alarm(
+    *, business_date: date, code: str, detail: str, folded: int, dashboard_url: str | None
+) -> Rendered:
+    """The message for a business date whose data looks wrong as a whole (a day rule)."""
+    entry = info(code)
+    title = f"[balmon] {entry.severity.value}: {code} on {business_date}"
+    lines = [
+        f"Business date: {business_date}",
+        f"Rule: {code} ({entry.description})",
+        f"Found: {detail}",
+        f"Suggested action: {entry.suggested_action}",
+    ]
+    if folded:
+        lines.append(f"This message stands for the date's {folded:,} STALE_BALANCE alerts.")
+    lines.append("See docs/data-quality.md.")
+    if dashboard_url:
+        lines.append(f"Dashboard: {dashboard_url.rstrip('/')}/?date={business_date}")
+    short = limits.clip(
+        f"balmon {entry.severity.value}: {code} on {business_date}. {detail}", limits.SMS
+    )
+    return Rendered(title, "\n".join(lines), short)

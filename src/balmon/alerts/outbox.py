@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, and_, case, func, insert, select, update
 
 from balmon import limits
 from balmon.alerts.channels import Channel, route
 from balmon.alerts.content import AlertedCustomer, Rendered, render_group
 from balmon.config.settings import AlertSettings
-from balmon.errors import GroupTaken, info
-from balmon.storage.schema import alert_deliveries, alert_messages, alerts
-from balmon.storage.states import DeliveryStatus
+from balmon.errors import ErrorCode, GroupTaken, info
+from balmon.storage.schema import alert_deliveries, alert_messages, alerts, verification_runs
+from balmon.storage.states import DeliveryStatus, RunStatus
 from balmon.triage import regressions_among, silences
 
 
@@ -49,6 +49,17 @@ def hold_silenced(connection: Connection, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+# Alerts a day rule may fold into its alarm (STALE_FEED takes a stale feed's STALE_BALANCE
+# alerts): held while their run is running, since only its end decides.
+HELD_WHILE_RUNNING = (ErrorCode.STALE_BALANCE.value,)
+
+
+def _held() -> Any:
+    a, v = alerts.c, verification_runs.c
+    running = select(v.id).where(v.id == a.run_id, v.status == RunStatus.RUNNING).exists()
+    return and_(a.error_code.in_(HELD_WHILE_RUNNING), running)
+
+
 def ready_groups(
     connection: Connection, *, older_than: datetime | None, run_id: int | None = None
 ) -> list[GroupKey]:
@@ -56,7 +67,7 @@ def ready_groups(
     a = alerts.c
     query = (
         select(a.run_id, a.business_date, a.error_code, func.min(a.created_at))
-        .where(*_waiting())
+        .where(*_waiting(), ~_held())
         .group_by(a.run_id, a.business_date, a.error_code)
     )
     if run_id is not None:

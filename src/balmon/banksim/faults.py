@@ -8,8 +8,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIMPLE = frozenset(
-    {"timeout", "trickle", "reset", "missing", "malformed", "html", "wrong-id", "null", "negative"}
+    {
+        "timeout",
+        "trickle",
+        "reset",
+        "missing",
+        "malformed",
+        "html",
+        "wrong-id",
+        "null",
+        "negative",
+        # Well-formed and wrong, for the data-quality rules: an old snapshot, another
+        # currency, a balance a thousand times yesterday's, a balance of 0.00 (a bank-side
+        # bug that makes FAILs), and `*,stale_feed`: every customer's answer stale.
+        "stale",
+        "currency",
+        "jump",
+        "zero",
+        "stale_feed",
+    }
 )
+# The fault file's customer id for "every customer without a fault of its own".
+EVERYONE = "*"
 WITH_ARG = frozenset({"status", "flaky", "slow"})
 
 # The mix drawn for `--fault-rate`: mostly transient trouble that a retry fixes, some that a
@@ -94,7 +114,7 @@ class FaultPlan:
 
     def fault_for(self, customer_id: str) -> Fault | None:
         """The customer's fault, the same every time (no state)."""
-        explicit = self._explicit.get(customer_id)
+        explicit = self._explicit.get(customer_id) or self._explicit.get(EVERYONE)
         if explicit is not None or not self._rate:
             return explicit
         if _unit(self._seed, customer_id, "faulty") >= self._rate:

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aiohttp import web
@@ -36,12 +36,24 @@ class SimulatorState:
     total_requests: int = 0
 
 
-def _body(customer_id: str, balance: str | None) -> str:
+# How old a `stale` answer's snapshot is: older than any date a demo or a test runs.
+STALE_AGE = timedelta(days=400)
+# What a `jump` answer makes of the customer's balance: a thousand times it, and more.
+JUMP_TIMES, JUMP_PLUS = 1000, Decimal("50000.00")
+
+
+def _body(
+    customer_id: str,
+    balance: str | None,
+    *,
+    currency: str = "USD",
+    as_of: datetime | None = None,
+) -> str:
     value = "null" if balance is None else f'"{balance}"'
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    when = (as_of or datetime.now(UTC)).isoformat(timespec="seconds")
     return (
         f'{{"customer_id": {json.dumps(customer_id)}, "balance": {value}, '
-        f'"currency": "USD", "as_of": "{now}"}}'
+        f'"currency": "{currency}", "as_of": "{when}"}}'
     )
 
 
@@ -152,6 +164,23 @@ class BankSimulator:
     def _negative(self, customer_id: str, fault: Fault) -> web.Response:
         return self._ok(customer_id, -self.config.population.balance(customer_id) - Decimal("0.01"))
 
+    def _stale(self, customer_id: str, fault: Fault) -> web.Response:
+        balance = str(self.config.population.balance(customer_id))
+        as_of = datetime.now(UTC) - STALE_AGE
+        return web.Response(text=_body(customer_id, balance, as_of=as_of), content_type=_JSON)
+
+    def _currency(self, customer_id: str, fault: Fault) -> web.Response:
+        balance = str(self.config.population.balance(customer_id))
+        return web.Response(text=_body(customer_id, balance, currency="EUR"), content_type=_JSON)
+
+    def _jump(self, customer_id: str, fault: Fault) -> web.Response:
+        return self._ok(
+            customer_id, self.config.population.balance(customer_id) * JUMP_TIMES + JUMP_PLUS
+        )
+
+    def _zero(self, customer_id: str, fault: Fault) -> web.Response:
+        return web.Response(text=_body(customer_id, "0.00"), content_type=_JSON)
+
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response({"total_requests": self.state.total_requests})
 
@@ -171,6 +200,11 @@ _IMMEDIATE = {
     "wrong-id": BankSimulator._wrong_id,
     "null": BankSimulator._null,
     "negative": BankSimulator._negative,
+    "stale": BankSimulator._stale,
+    "stale_feed": BankSimulator._stale,
+    "currency": BankSimulator._currency,
+    "jump": BankSimulator._jump,
+    "zero": BankSimulator._zero,
 }
 
 

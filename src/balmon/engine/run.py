@@ -69,6 +69,13 @@ class AlertHook(Protocol):
 OpenHook = Callable[[OpenedRun | AlreadyCompleted], None]
 
 
+class DayHook(Protocol):
+    """What the run needs from the day rules (`quality.DayChecks`): judge the completed
+    date as a whole, raising its alarms (once per date and rule, however often called)."""
+
+    def check(self, business_date: date, run_id: int) -> object: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunRequest:
     business_date: date
@@ -110,6 +117,7 @@ class VerificationRun:
         progress_stream: TextIO | None = None,
         owner: Owner | None = None,
         fetchers: Fetchers | None = None,
+        day_checks: DayHook | None = None,
     ) -> None:
         """`fetchers`: fetch elsewhere (this machine's fetcher processes, or Celery workers),
         each with its own source built from the settings, instead of through `source` here."""
@@ -122,6 +130,7 @@ class VerificationRun:
         self._stream = progress_stream
         self._owner = owner or Owner.me()
         self._fetchers = fetchers
+        self._day_checks = day_checks
 
     async def execute(self, request: RunRequest, *, on_open: OpenHook | None = None) -> RunSummary:
         """Run (or resume) the date; returns the summary. Completed dates are not run again.
@@ -136,6 +145,8 @@ class VerificationRun:
         if isinstance(opened, AlreadyCompleted):
             summary = await asyncio.to_thread(summarize, self._engine, opened.run_id)
             summary = replace(summary, already_completed=True)
+            # A process that died between completing the date and judging it: judged now.
+            await self._check_day(request.business_date, opened.run_id)
             if self._alerts is not None:
                 # A run is completed before its alerts go out: a crash in between leaves them
                 # to whoever next runs the date (or the scheduler's flush), never to no one.
@@ -302,11 +313,22 @@ class VerificationRun:
             segments=written,
         )
         summary = replace(summary, status=RunStatus.COMPLETED, resumed=opened.resumed)
+        await self._check_day(day, opened.run_id)
         if self._alerts is not None:
             delivery = await self._alerts.finish(summary)
             summary = replace(summary, alerts_delivery=delivery.as_dict())
         log.info("run completed", extra={"run_id": opened.run_id, "customers": summary.total})
         return summary
+
+    async def _check_day(self, day: date, run_id: int) -> None:
+        """Before the run's alerts go: a STALE_FEED alarm takes the date's stale alerts in."""
+        if self._day_checks is None:
+            return
+        try:
+            await asyncio.to_thread(self._day_checks.check, day, run_id)
+        except Exception:
+            # The date is completed whatever its figures say; running it again judges it.
+            log.exception("day rules failed", extra={"run_id": run_id})
 
     async def _abandon(
         self, opened: OpenedRun, day: date, exc: BaseException, written: list[Segment]

@@ -11,6 +11,7 @@ from balmon.config import Settings
 from balmon.engine import RunRequest, RunSummary, VerificationRun
 from balmon.engine.run import OpenHook
 from balmon.errors import ConfigError
+from balmon.quality import DayChecks
 from balmon.scaleout import executor_for
 from balmon.source.clients import open_source
 from balmon.storage import engine_for, ensure_schema, watch
@@ -40,6 +41,7 @@ async def verify_date(
             source=source,
             alerts=alerts,
             fetchers=executor_for(settings, engine),
+            day_checks=DayChecks(engine=engine, settings=settings, clock=SystemClock()),
         )
         return await run.execute(request, on_open=on_open)
     finally:

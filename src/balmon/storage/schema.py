@@ -412,6 +412,37 @@ run_alarms = Table(
     CheckConstraint(_one_of("reason", AlarmReason), name="reason"),
 )
 
+# A business date's outcomes as its last completed run left them, so the day rules compare a
+# date with the twenty before it without counting twenty dates' results (migration 0019).
+day_figures = Table(
+    "day_figures",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("unavailable", Integer, nullable=False),
+    # Balances that arrived (PASS, FAIL, or refused by a rule), and those refused as stale.
+    Column("answered", Integer, nullable=False),
+    Column("stale", Integer, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# A date whose data looks wrong as a whole (`balmon.rules.day`): one row, and one message,
+# per (date, rule), whichever process completes the date and however often (migration 0019).
+quality_alarms = Table(
+    "quality_alarms",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("code", String(50), ForeignKey("error_codes.code"), primary_key=True),
+    Column("detail", Text, nullable=False),
+    Column("run_id", BigId),
+    Column("message_id", BigId, ForeignKey("alert_messages.id")),
+    # STALE_BALANCE alerts of the date sent in this alarm's message instead of their own.
+    Column("folded", Integer, nullable=False, server_default="0"),
+    Column("raised_by", String(255), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+)
+
 scheduler_instances = Table(
     "scheduler_instances",
     metadata,
