@@ -49,6 +49,9 @@ REALISTIC_MIX: tuple[tuple[str, int], ...] = (
     ("trickle", 2),
     ("reset", 5),
     ("slow:0.2", 3),
+    ("stale", 2),
+    ("currency", 2),
+    ("jump", 2),
 )
 
 
@@ -135,13 +138,25 @@ class DailyFaults(FaultPlan):
     so the dashboard shows recurring problems, regressions and one-off trouble side by side.
     """
 
-    def __init__(self, rate: float, seed: int, recurring: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        seed: int,
+        recurring: float,
+        bad_days: Mapping[int, tuple[Fault, float]] | None = None,
+    ) -> None:
+        """`bad_days`: on the day (an ordinal), that share of customers gets that fault
+        first, as a bank's bad day would give them (a stale feed, a bug that zeroes balances)."""
         super().__init__({}, rate, seed)
         self._recurring = FaultPlan({}, recurring, seed=seed + 1_000_003)
         self._base_seed = seed
+        self._bad_days = dict(bad_days or {})
         self.day = 0
 
     def fault_for(self, customer_id: str) -> Fault | None:
+        bad = self._bad_days.get(self.day)
+        if bad is not None and _unit(self._base_seed + self.day, customer_id, "bad") < bad[1]:
+            return bad[0]
         steady = self._recurring.fault_for(customer_id)
         if steady is not None:
             return steady

@@ -12,6 +12,7 @@ import typer
 from balmon import logs
 from balmon.banksim import (
     DailyFaults,
+    Fault,
     Population,
     SimulatorConfig,
     SimulatorThread,
@@ -42,6 +43,10 @@ DEMO_FILES = {
 # minute on a laptop: 29 dates of all 10,000 took three and a half minutes (measured); each
 # date lasts at least its slowest customer's timeouts and retries (~1.5 s) whatever its size.
 HISTORY_CUSTOMERS = 1_000
+# Days of the history (days before today) when the bank has a bad day as a whole, so the
+# dashboard shows the day rules: a stale feed (also an UNAVAILABLE spike), and a bug that
+# answers 0.00 to most customers (a FAIL spike).
+BAD_DAYS = {9: (Fault("stale_feed"), 1.0), 5: (Fault("zero"), 0.8)}
 
 
 def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
@@ -54,7 +59,11 @@ def _demo_settings(config: Path | None, url: str, customers: Path) -> Settings:
             # With no channel of yours, alerts go to the dashboard's own inbox (Alerts page).
             "urls": [u.get_secret_value() for u in base.alerts.urls] or ["inbox://demo"],
         },
-        "verification": {"customers_file": customers},
+        # The simulated bank answers in USD (and in EUR for its `currency` fault).
+        "verification": {
+            "customers_file": customers,
+            "currency": base.verification.currency or "USD",
+        },
         "logging": {"file": Path(DEMO_FILES["log"])},
     }
     return load_settings(config, **overrides)
@@ -74,7 +83,12 @@ def demo_command(
     """Verify simulated customers into ./balmon.db (a history, then today), then serve the
     dashboard."""
     path = write_customers_csv(Path(DEMO_FILES["customers"]), customers)
-    faults = DailyFaults(fault_rate, seed=42, recurring=RECURRING)
+    try:
+        today = load_settings(config).schedule.today(SystemClock().now())
+    except ConfigError as exc:
+        fail(f"config error: {exc}", 2)
+    bad_days = {(today - timedelta(days=n)).toordinal(): bad for n, bad in BAD_DAYS.items()}
+    faults = DailyFaults(fault_rate, seed=42, recurring=RECURRING, bad_days=bad_days)
     sim_config = SimulatorConfig(Population(generated=customers), faults, trickle_interval=0.05)
     with SimulatorThread(sim_config) as simulator:
         try:

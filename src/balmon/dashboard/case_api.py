@@ -46,6 +46,7 @@ def case_filter(
     resolved: Flag = False,
     regression: Flag = None,
     silenced: Flag = None,
+    quality: Flag = None,
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CaseFilter:
@@ -63,6 +64,7 @@ def case_filter(
         regression,
         regression_days(request),
         silenced,
+        quality=quality,
     )
 
 

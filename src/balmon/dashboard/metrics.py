@@ -24,6 +24,8 @@ from balmon.alerts import outbox
 from balmon.config import Settings
 from balmon.dashboard import queries
 from balmon.engine import results, state
+from balmon.errors.taxonomy import DATE_ALARMS
+from balmon.quality import alarms as quality_alarms
 from balmon.scaleout import chunks as run_chunks
 from balmon.scheduling import Schedule, instances
 from balmon.scheduling.alarms import open_alarms, overdue_dates
@@ -66,6 +68,7 @@ class BalmonCollector(Collector):
             yield from self._alerts(c)
             yield from self._schedule(c)
             yield from self._distributed(c)
+            yield from self._quality(c)
 
     def _totals(self, c: Connection) -> Iterator[Metric]:
         yield _by(
@@ -189,6 +192,23 @@ class BalmonCollector(Collector):
             "balmon_scheduler_last_fired_timestamp_seconds",
             "When a running scheduler last fired",
             _seconds(fired),
+        )
+
+
+    def _quality(self, c: Connection) -> Iterator[Metric]:
+        raised = quality_alarms.totals(c)
+        family = CounterMetricFamily(
+            "balmon_quality_alarms",
+            "Data-quality alarms raised over whole business dates, by rule",
+            labels=["code"],
+        )
+        # Every day rule, zero included: an alert rule on a missing series never fires.
+        yield _by(family, ((code.value, raised.get(code.value, 0)) for code in DATE_ALARMS))
+        recent = quality_alarms.recent(c, limit=1)
+        yield _gauge(
+            "balmon_quality_alarm_last_business_date_timestamp_seconds",
+            "The business date of the newest data-quality alarm (0: none)",
+            _seconds(recent[0].business_date if recent else None),
         )
 
 

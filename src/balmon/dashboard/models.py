@@ -130,6 +130,10 @@ class CaseBase(Model):
         "decided yet (attempts logged, no result: running, or interrupted before resuming)"
     )
     recovered: bool = Field(description="A retry recovered: the outcome is PASS or FAIL")
+    flagged: bool = Field(
+        description="The balance arrived and a rule flagged it (BALANCE_JUMP): the PASS or "
+        "FAIL stands, and a person should confirm it"
+    )
     final_code: ErrorCode | None = Field(description="The UNAVAILABLE outcome's code")
     last_code: ErrorCode = Field(description="The code of the latest failed attempt")
     code: ErrorCode = Field(description="final_code, or last_code when recovered")

@@ -39,6 +39,7 @@ from balmon.dashboard.params import AnyDay, Day, Days, Notes, Page, known_id, wi
 from balmon.dashboard.resolution import Outcome, open_count, resolve, resolve_matching
 from balmon.dashboard.security import SESSION_COOKIE, current_principal, wants_html
 from balmon.errors import CODES
+from balmon.quality import alarms as quality_alarms
 from balmon.scheduling import Schedule, run_date_refusal
 from balmon.scheduling.alarms import problem_dates
 from balmon.scheduling.launcher import LaunchState
@@ -159,6 +160,7 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
     with engine_of(request).connect() as c:
         data = queries.summary(c, day)
         problems = problem_dates(c, Schedule(settings.schedule), datetime.now(UTC))
+        day_alarms = quality_alarms.recent(c, limit=10)
         by_code = cases_by_code(c, day)
         open_work = {
             kind: count_cases(c, CaseFilter(day=day, outcome=kind, resolved=False))
@@ -171,6 +173,7 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
         day=day,
         s=data,
         problems=problems,
+        day_alarms=day_alarms,
         cases=by_code,
         open_work=open_work,
         codes=CODES,

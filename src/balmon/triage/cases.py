@@ -30,12 +30,14 @@ from sqlalchemy.orm import aliased
 
 from balmon import audit
 from balmon.errors import CODES, ErrorCode, Severity
+from balmon.errors.taxonomy import DATA_QUALITY, FLAGS
 from balmon.storage.schema import cases, error_log_resolutions, error_logs
 from balmon.storage.statements import days_before
 from balmon.storage.states import Status
 from balmon.triage import silences
 
 C, E = cases.c, error_logs.c
+_NOT_RECOVERED = frozenset({ErrorCode.INVALID_INPUT, *FLAGS})
 _SEVERITY_RANK = {
     Severity.CRITICAL: 0,
     Severity.HIGH: 1,
@@ -71,6 +73,8 @@ class CaseFilter:
     regression_days: int = 30
     silenced: bool | None = None
     now: datetime | None = None  # when a silence must be in force (default: now)
+    # True: only data-quality cases (the data was wrong, `taxonomy.DATA_QUALITY`); False: none.
+    quality: bool | None = None
 
     def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -90,18 +94,31 @@ class CaseFilter:
             where.append(C.customer_id == self.customer_id)
         if self.resolved is not None:
             where.append((C.open_attempts == 0) if self.resolved else (C.open_attempts > 0))
+        return where + self._yes_no(dialect)
+
+    def _yes_no(self, dialect: str) -> list[ColumnElement[bool]]:
+        """The yes/no filters: regression, silenced, data quality."""
+        where: list[ColumnElement[bool]] = []
         if self.regression is not None:
             prior = regression_of(self.regression_days, dialect)
             where.append(prior.is_not(None) if self.regression else prior.is_(None))
         if self.silenced is not None:
             held = silenced_by(self.now or datetime.now(UTC))
             where.append(held.is_not(None) if self.silenced else held.is_(None))
+        if self.quality is not None:
+            quality = _code().in_([code.value for code in DATA_QUALITY])
+            where.append(quality if self.quality else ~quality)
         return where
 
 
 def needs_action() -> ColumnElement[bool]:
-    """A case an operator must act on (the rest recovered by themselves)."""
-    return or_(C.outcome == Status.UNAVAILABLE, C.last_code == ErrorCode.INVALID_INPUT.value)
+    """A case an operator must act on (the rest recovered by themselves): no balance, a line
+    of the customer file never checked, or a balance a rule flagged (BALANCE_JUMP: the PASS
+    or FAIL stands, and a person confirms it)."""
+    return or_(
+        C.outcome == Status.UNAVAILABLE,
+        C.last_code.in_([ErrorCode.INVALID_INPUT.value, *(code.value for code in FLAGS)]),
+    )
 
 
 def _outcome(outcome: str) -> list[ColumnElement[bool]]:
@@ -161,8 +178,10 @@ def case_item(row: Any) -> dict[str, Any]:
         "business_date": row.business_date.isoformat(),
         "customer_id": row.customer_id,
         "outcome": row.outcome,
+        # A flagged balance (BALANCE_JUMP) was not "recovered": it arrived and looks wrong.
         "recovered": row.outcome in (Status.PASS, Status.FAIL)
-        and row.last_code != ErrorCode.INVALID_INPUT,
+        and row.last_code not in _NOT_RECOVERED,
+        "flagged": row.outcome in (Status.PASS, Status.FAIL) and row.last_code in FLAGS,
         "final_code": row.final_code,
         "last_code": row.last_code,
         "code": code,
