@@ -86,10 +86,17 @@ class _TreeSampler(threading.Thread):
 
 
 def balmon_run(
-    *, database: str, source: str, customers_file: Path, work: Path, **settings: str
+    *,
+    database: str,
+    source: str,
+    customers_file: Path,
+    work: Path,
+    arguments: tuple[str, ...] = (),
+    **settings: str,
 ) -> Measured:
     """`balmon run --json` to completion; `settings` are BALMON_* variables (upper-case
-    names without the prefix, e.g. ENGINE__CONCURRENCY)."""
+    names without the prefix, e.g. ENGINE__CONCURRENCY); `arguments` more of the command
+    line (`--date D`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALMON_")}
     env.update(
         BALMON_DATABASE__URL=database,
@@ -102,7 +109,7 @@ def balmon_run(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*command, "--json", "--rerun"],
+        [*command, *arguments, "--json", "--rerun"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

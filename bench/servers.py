@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The contract's body for every customer; the id is echoed as the bank does. The balance is
+# The contract's body for every customer; the id is echoed as the bank does, and the
+# snapshot's time is the answer's (nginx's own clock, with its UTC offset). The balance is
 # above every benchmark customer's minimum except one in seven (written by `customers.py`).
+_BODY = '{{"customer_id": "$1", "balance": "150.00", "currency": "USD", "as_of": "$time_iso8601"}}'
 _NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -36,7 +38,7 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         location ~ ^/customers/([A-Za-z0-9_-]+)/balance$ {{
             default_type application/json;
-            return 200 '{{"customer_id": "$1", "balance": "150.00", "currency": "USD"}}';
+            return 200 '{body}';
         }}
     }}
 }}
@@ -76,7 +78,7 @@ def nginx() -> Iterator[str]:
     work = Path(tempfile.mkdtemp(prefix="balmon-nginx-"))
     port = free_port()
     conf = work / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(work=work, port=port), encoding="utf-8")
+    conf.write_text(_NGINX_CONF.format(work=work, port=port, body=_BODY.format()), encoding="utf-8")
     server = subprocess.Popen(
         [need("nginx"), "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL
     )

@@ -210,6 +210,68 @@ def _logging_overhead(report: Report, work: Path, count: int) -> None:
     )
 
 
+# Every data-quality rule off, and the answer's currency and as_of not even read: the cost
+# of verifying before the rules (issue 23), against which the rules are measured.
+_RULES_OFF = {
+    "QUALITY__DISABLED": json.dumps(
+        [
+            "STALE_BALANCE",
+            "CURRENCY_MISMATCH",
+            "BALANCE_JUMP",
+            "STALE_FEED",
+            "FAIL_SPIKE",
+            "UNAVAILABLE_SPIKE",
+        ]
+    ),
+    "SOURCE__CURRENCY_FIELD": "",
+    "SOURCE__AS_OF_FIELD": "",
+}
+_RULES_ON = {"VERIFICATION__CURRENCY": "USD"}
+
+
+def _quality(report: Report, work: Path, count: int, rounds: int = 3) -> None:
+    """The rules' cost: the same date on a copy of one database whose previous business date
+    holds every customer's balance, with every rule on and with every rule off, alternated."""
+    path = runs.customers(work, count)
+    day, before = "2026-12-04", "2026-12-03"
+    with servers.nginx() as url:
+        history = runs.fresh_database("sqlite", work, "bench_quality_history")
+        runs.balmon_run(
+            database=history,
+            source=url,
+            customers_file=path,
+            work=work,
+            arguments=("--date", before),
+            ENGINE__CONCURRENCY="100",
+        )
+        seed = Path(history.removeprefix("sqlite:///"))
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        for n in range(rounds):
+            for name, options in (("off", _RULES_OFF), ("on", _RULES_ON)):
+                copy = work / f"bench_quality_{name}_{n}.db"
+                shutil.copyfile(seed, copy)
+                measured = runs.balmon_run(
+                    database=f"sqlite:///{copy}",
+                    source=url,
+                    customers_file=path,
+                    work=work,
+                    arguments=("--date", day),
+                    ENGINE__CONCURRENCY="100",
+                    **options,
+                )
+                rates[name].append(measured.customers_per_second)
+                copy.unlink()
+    off, on = max(rates["off"]), max(rates["on"])
+    cost = 100 * (1 - on / off)
+    report.data["quality_rules"] = {"customers": count, "rates": rates, "cost_percent": cost}
+    report.add(
+        f"data-quality rules, {count:,} customers (best of {rounds})",
+        f"{on:,.0f}/s on, {off:,.0f}/s off: {cost:+.1f}%",
+        "cost <= 10%",
+        cost <= 10,
+    )
+
+
 def _dashboard(report: Report, dbs: list[str]) -> None:
     from balmon.storage import make_engine, upgrade
     from bench import dashboard_bench
@@ -276,7 +338,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small inputs (harness check)")
     parser.add_argument(
         "--only",
-        default="throughput,million,backoff,logging,dashboard,serve",
+        default="throughput,million,backoff,logging,quality,dashboard,serve",
         help="which parts",
     )
     args = parser.parse_args()
@@ -298,6 +360,7 @@ def main() -> None:
             lambda: _backoff(report, work, 5_000 if quick else 100_000, 100 if quick else 400),
         ),
         ("logging", lambda: _logging_overhead(report, work, 10_000 if quick else 100_000)),
+        ("quality", lambda: _quality(report, work, 20_000 if quick else 200_000)),
         ("dashboard", lambda: _dashboard(report, [] if quick else ["sqlite", "postgresql"])),
         ("serve", lambda: _serve(report, work, 20_000 if quick else 200_000)),
     ]

@@ -194,7 +194,6 @@ class BalmonCollector(Collector):
             _seconds(fired),
         )
 
-
     def _quality(self, c: Connection) -> Iterator[Metric]:
         raised = quality_alarms.totals(c)
         family = CounterMetricFamily(

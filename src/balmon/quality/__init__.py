@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from balmon.clock import Clock
 from balmon.config import Settings
+from balmon.errors.taxonomy import DATE_ALARMS
 from balmon.quality import alarms, figures
 from balmon.rules import Finding, check_day
 
@@ -31,6 +32,8 @@ class DayChecks:
 
     def check(self, business_date: date, run_id: int) -> list[Finding]:
         """Keep the date's figures, judge them and raise what is new; returns the findings."""
+        if not any(self._settings.quality.on(code) for code in DATE_ALARMS):
+            return []
         now = self._clock.now()
         with self._engine.begin() as connection:
             today = figures.count(connection, business_date)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -32,7 +32,8 @@ def stale_before(settings: Settings, business_date: date) -> datetime:
     """The earliest `as_of` a balance of `business_date` may have."""
     zone = ZoneInfo(settings.schedule.timezone)
     end = datetime.combine(business_date + timedelta(days=1), time(0), zone)
-    return end - timedelta(hours=settings.quality.stale_after_hours)
+    # In UTC: comparing with a fixed offset is cheaper than asking a zone for its offset.
+    return (end - timedelta(hours=settings.quality.stale_after_hours)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +92,7 @@ class Judge:
             if (verdict := rule(facts)) is not None:
                 return verdict
         status = Status.PASS if balance >= min_balance else Status.FAIL
-        flags = tuple(flag for rule in self.flagging if (flag := rule(facts)) is not None)
-        return Outcome(status, flags)
+        if not self.flagging:
+            return Outcome(status)
+        flags = [flag for rule in self.flagging if (flag := rule(facts)) is not None]
+        return Outcome(status, tuple(flags))
