@@ -128,7 +128,7 @@ async def _code(source: BalanceSource, cid: str) -> ErrorCode:
 async def test_success_is_exact_and_sends_the_token(bank: tuple[Bank, str]) -> None:
     state, url = bank
     source = _source(url, token="tok-123")
-    assert await source.fetch("C1") == Decimal("12.34")
+    assert (await source.fetch("C1")).balance == Decimal("12.34")
     await source.aclose()
     assert state.auth == ["Bearer tok-123"]
 
@@ -182,7 +182,7 @@ async def test_connection_refused_is_a_network_error() -> None:
 async def test_customer_ids_are_escaped_in_the_path(bank: tuple[Bank, str]) -> None:
     state, url = bank
     source = _source(url)
-    assert await source.fetch("a/b") == Decimal("12.34")
+    assert (await source.fetch("a/b")).balance == Decimal("12.34")
     await source.aclose()
     assert state.hits["a/b"] == 1
 
@@ -327,7 +327,7 @@ async def test_the_url_is_encoded_once_whatever_the_base_path_and_id_hold() -> N
             balance_path="/c/{customer_id}/b",
             customer_id_field="",  # this server answers every path, so echoes no id
         )
-        assert await source.fetch("a b/ü%") == Decimal("1.50")
+        assert (await source.fetch("a b/ü%")).balance == Decimal("1.50")
         await source.aclose()
     finally:
         await runner.cleanup()
@@ -354,7 +354,7 @@ async def test_a_proxy_in_the_environment_is_never_used(
     state, url = bank
     source = _source(url.replace("127.0.0.1", "localhost"), token="tok-proxy")
     try:
-        assert await source.fetch("C1") == Decimal("12.34")
+        assert (await source.fetch("C1")).balance == Decimal("12.34")
     finally:
         await source.aclose()
         server.close()
@@ -384,7 +384,7 @@ async def test_a_header_that_is_not_text_is_handled_like_any_other_bad_header(
     source = _source(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
     try:
         if code is None:
-            assert await source.fetch("C1") == Decimal("5.00")
+            assert (await source.fetch("C1")).balance == Decimal("5.00")
         else:
             assert await _code(source, "C1") is code
     finally:

@@ -65,11 +65,11 @@ def _pem(tmp_path: Path, name: str, blob: trustme.Blob) -> Path:
     return path
 
 
-async def _fetch(url: str, **tls: Path) -> Decimal:
+async def _fetch(url: str, **tls: Path) -> Decimal | None:
     settings = SourceSettings(url=url, timeout_seconds=5, **tls)  # type: ignore[arg-type]
     source = client_source(settings, concurrency=1)
     try:
-        return await source.fetch("C1")
+        return (await source.fetch("C1")).balance
     finally:
         await source.aclose()
 

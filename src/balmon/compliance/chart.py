@@ -8,10 +8,11 @@ from datetime import date
 
 from balmon.errors.taxonomy import ErrorCode
 
-# One colour per code, in the taxonomy's order (colour-blind-safe Tableau 10).
+# One colour per code, in the taxonomy's order (Tableau 10, then six of Tableau 20's).
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#86bcb6", "#d4a6c8", "#8cd17d", "#b6992d", "#499894", "#d37295",
 )  # fmt: skip
 COLOURS = {code.value: PALETTE[i % len(PALETTE)] for i, code in enumerate(ErrorCode)}
 

@@ -215,7 +215,8 @@ def periods(granularity: str, start: date, end: date) -> list[str]:
 
 # One colour per error code, the same on every chart and page (the taxonomy's order).
 PALETTE = ["#d92d20", "#f79009", "#1d4ed8", "#039855", "#7a5af8", "#dd2590", "#0e9384",
-           "#667085", "#b54708", "#344054"]  # fmt: skip
+           "#667085", "#b54708", "#344054", "#6172f3", "#4e5ba6", "#c11574", "#107569",
+           "#93370d", "#0086c9"]  # fmt: skip
 CODE_COLOURS = {code.value: PALETTE[n % len(PALETTE)] for n, code in enumerate(CODES)}
 
 
