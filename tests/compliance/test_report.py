@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, text, update
 from balmon.compliance.report import Format, build
 from balmon.config import Settings
 from balmon.retention import holds as legal
-from balmon.storage.schema import alert_deliveries, alert_messages, alerts, cases
+from balmon.storage.schema import alert_deliveries, alert_messages, alerts, cases, quality_alarms
 from balmon.triage import resolve_case
 from tests.audit.test_chain import _drop_triggers, _run
 from tests.conftest import on_backends
@@ -66,6 +66,15 @@ def _seed(engine: Engine, tmp_path: Path) -> None:
         c.execute(
             update(alerts).where(alerts.c.business_date == DAYS[0]).values(message_id=message)
         )
+        c.execute(
+            insert(quality_alarms).values(
+                business_date=DAYS[1],
+                code="FAIL_SPIKE",
+                detail="60 FAILs against a median of 2",
+                raised_by="test",
+                raised_at=at,
+            )
+        )
     legal.add(engine, customer="T1", day=None, reason="litigation 42", actor="legal", now=at)
 
 
@@ -95,6 +104,8 @@ EXPECTED: list[tuple[str, tuple[str, ...]]] = [
     ("data_quality", ("NULL_BALANCE", "3", "1")),
     ("data_quality", ("INVALID_INPUT", "3", "1")),
     ("data_quality", ("NEGATIVE_BALANCE", "0", "0")),
+    ("data_quality", ("STALE_BALANCE", "0", "0")),
+    ("data_quality_alarms", (str(DAYS[1]), "FAIL_SPIKE", "60 FAILs against a median of 2")),
     ("resolution_by_code", ("NULL_BALANCE", "LOW", "3", "1", "33.3%", "4.00")),
     ("resolution_by_code", ("TIMEOUT", "HIGH", "6", "1", "16.7%", "2.00")),
     ("resolution_by_severity", ("LOW", "3", "1", "33.3%", "4.00")),

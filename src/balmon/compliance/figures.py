@@ -30,6 +30,7 @@ from balmon.storage.schema import (
     cases,
     error_logs,
     legal_holds,
+    quality_alarms,
     verification_results,
     verification_runs,
 )
@@ -102,6 +103,8 @@ class Figures:
     customers_by_code: dict[str, int] = field(default_factory=dict)
     customers_affected: int = 0
     data_quality: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The day rules' alarms of the period: (business date, code, what was found).
+    day_alarms: list[tuple[date, str, str]] = field(default_factory=list)
     by_code: list[Resolution] = field(default_factory=list)
     by_severity: list[Resolution] = field(default_factory=list)
     open_urgent: list[OpenCase] = field(default_factory=list)
@@ -132,6 +135,7 @@ def gather(
     _runs(connection, found, schedule, now)
     _outcomes(connection, found)
     _attempts(connection, found)
+    _day_alarms(connection, found)
     _resolutions(connection, found, now)
     _alerts(connection, found)
     _retention(connection, found)
@@ -235,6 +239,16 @@ def _attempts(connection: Connection, found: Figures) -> None:
         )
         for code in DATA_QUALITY
     }
+
+
+def _day_alarms(connection: Connection, found: Figures) -> None:
+    q = quality_alarms.c
+    rows = connection.execute(
+        select(q.business_date, q.code, q.detail)
+        .where(q.business_date.between(found.start, found.end))
+        .order_by(q.business_date, q.code)
+    )
+    found.day_alarms = [(day, str(code), str(detail)) for day, code, detail in rows]
 
 
 def _hours(rows: list[Any]) -> float | None:

@@ -151,6 +151,13 @@ def sections(f: Figures) -> list[Section]:
         [(code, str(rows), str(customers)) for code, (rows, customers) in f.data_quality.items()],
         note="Wrong data, not a failure to fetch it: flagged, never counted as PASS or FAIL.",
     )
+    day_alarms = Section(
+        "data_quality_alarms",
+        "Data-quality alarms (a business date wrong as a whole)",
+        ("Business date", "Rule", "Found"),
+        [(str(day), code, detail) for day, code, detail in f.day_alarms],
+        note="STALE_FEED, FAIL_SPIKE and UNAVAILABLE_SPIKE: one alarm per date and rule.",
+    )
     resolution = Section(
         "resolution_by_code",
         "Resolution by code",
@@ -247,6 +254,6 @@ def sections(f: Figures) -> list[Section]:
         "DIGEST` later proves nothing it covers has changed since.",
     )
     return [
-        summary, runs, by_code, by_day, quality, resolution, severity, urgent, alerting,
+        summary, runs, by_code, by_day, quality, day_alarms, resolution, severity, urgent, alerting,
         retention, holds, verify,
     ]  # fmt: skip
