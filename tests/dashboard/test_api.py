@@ -212,7 +212,11 @@ def test_metrics_need_a_token_and_follow_prometheus_naming(
     families = list(text_string_to_metric_families(text))
     assert all(f.name.startswith("balmon_") for f in families)
     counters = [f for f in families if f.type == "counter"]
-    assert {f.name for f in counters} == {"balmon_error_logs", "balmon_retries"}
+    assert {f.name for f in counters} == {
+        "balmon_error_logs",
+        "balmon_retries",
+        "balmon_quality_alarms",
+    }
     assert all(s.name.endswith("_total") for f in counters for s in f.samples)
     gauges = [f for f in families if f.type == "gauge"]
     assert all(not s.name.endswith("_total") for f in gauges for s in f.samples)
