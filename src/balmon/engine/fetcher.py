@@ -1,9 +1,12 @@
 """A fetcher process of a run on several cores (`engine.processes`): the engine's workers
 over the customers its parent hands it, every record sent back to the parent, which is the
-run's one writer (so SQLite has one writer, and the audit chain one segment per session).
+run's one writer (so SQLite has one writer, and the audit chain one segment per session). It
+reads the database, never writes it: its customers' previous balances, a chunk at a time, for
+the BALANCE_JUMP rule (the parent feeds every fetcher and is the run's busiest process).
 
 Messages on the pipe, pickled by `multiprocessing`:
-- parent to fetcher: a list of customers as tuples (`Customer` fields), or None for "no more";
+- parent to fetcher: a list of customers as tuples (`Customer` fields but the previous
+  balance), or None for "no more";
 - fetcher to parent: ("more", None) when its customers run low, ("rows", Rows) with the
   records of finished attempts, ("done", None) once every customer it got has an outcome.
 """
@@ -25,11 +28,14 @@ from balmon.clock import SystemClock
 from balmon.config import Settings
 from balmon.engine.crew import build_crew, share_of
 from balmon.engine.customers import Customer
+from balmon.engine.inputs import PreviousBalances
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.engine.worker import Tally
+from balmon.errors import ErrorCode
 from balmon.source.clients import open_source
+from balmon.storage import engine_for
 
-CustomerTuple = tuple[str, Decimal, int, int, str | None, str | None, Decimal | None]
+CustomerTuple = tuple[str, Decimal, int, int, str | None, str | None]
 # How often a fetcher sends its records (or sooner, at `_SEND_AT` records).
 _SEND_EVERY = 0.05
 _SEND_AT = 500
@@ -43,7 +49,6 @@ def as_tuple(customer: Customer) -> CustomerTuple:
         customer.attempts_made,
         customer.last_code,
         customer.currency,
-        customer.previous,
     )
 
 
@@ -71,10 +76,13 @@ class _Supply:
     """The customers the parent hands over, asked for before they run out. Blocks (briefly,
     in the loop's thread) only when none are left and more are coming."""
 
-    def __init__(self, connection: Connection, low_water: int) -> None:
+    def __init__(
+        self, connection: Connection, low_water: int, history: PreviousBalances | None
+    ) -> None:
         self._connection = connection
         self._low = low_water
-        self._buffer: deque[CustomerTuple] = deque()
+        self._history = history
+        self._buffer: deque[Customer] = deque()
         self._asked = False
         self._ended = False
 
@@ -91,15 +99,18 @@ class _Supply:
             if self._ended:
                 raise StopIteration
             self._receive()
-        return Customer(*self._buffer.popleft())
+        return self._buffer.popleft()
 
     def _receive(self) -> None:
         chunk = self._connection.recv()
         self._asked = False
         if chunk is None:
             self._ended = True
-        else:
-            self._buffer.extend(chunk)
+            return
+        customers = [Customer(*row) for row in chunk]
+        # This process reads its own customers' history: the parent, which feeds every
+        # fetcher and writes every row, is the run's busiest process.
+        self._buffer.extend(self._history.attach(customers) if self._history else customers)
 
 
 class _PipeSink:
@@ -149,18 +160,23 @@ class _PipeSink:
 async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) -> None:
     concurrency = share_of(settings.engine.concurrency, plan.processes)
     source = open_source(settings.source, concurrency=concurrency)
+    day = date.fromisoformat(plan.business_date)
+    engine = engine_for(settings.database, read_cache=False)
+    history = None
+    if settings.quality.on(ErrorCode.BALANCE_JUMP):
+        history = await asyncio.to_thread(PreviousBalances.of, engine, day)
     tally = Tally()
     sink = _PipeSink(connection, tally)
     crew = build_crew(
         settings=settings,
         run_id=plan.run_id,
         source=source,
-        customers=_Supply(connection, plan.low_water),
+        customers=_Supply(connection, plan.low_water, history),
         sink=sink,
         tally=tally,
         clock=SystemClock(),
         rng=random.Random(),
-        business_date=date.fromisoformat(plan.business_date),
+        business_date=day,
         processes=plan.processes,
     )
     sending = asyncio.create_task(sink.run())
@@ -169,6 +185,7 @@ async def _fetch(connection: Connection, settings: Settings, plan: FetcherPlan) 
     finally:
         sending.cancel()
         await source.aclose()
+        engine.dispose()
     sink.send()
     connection.send(("done", None))
 

@@ -120,32 +120,47 @@ def previous_date(engine: Engine, day: date) -> date | None:
     return found
 
 
-def _balances_on(engine: Engine, day: date, ids: list[str]) -> dict[str, Decimal]:
-    """Each customer's balance in its latest result of `day` (none when that is UNAVAILABLE)."""
+def _balances_on(engine: Engine, day: date, ids: list[str]) -> dict[str, Decimal | None]:
+    """Each customer's balance in its latest result of `day` (None when that is UNAVAILABLE).
+    The rows come in run order, so a later run's result replaces an earlier one's."""
     query = (
         select(results.c.customer_id, results.c.balance)
         .where(results.c.business_date == day, results.c.customer_id.in_(ids))
         .order_by(results.c.run_id)
     )
-    latest: dict[str, Decimal | None] = {}
     with engine.connect() as connection:
-        for customer_id, balance in connection.execute(query):
-            latest[customer_id] = balance
-    return {key: value for key, value in latest.items() if value is not None}
+        return {customer_id: balance for customer_id, balance in connection.execute(query)}
 
 
-def with_previous(engine: Engine, day: date, customers: Iterable[Customer]) -> Iterator[Customer]:
-    """`customers`, each with its balance of the previous business date: one query per
-    thousand customers, never one per customer."""
-    before = previous_date(engine, day)
-    if before is None:
-        yield from customers
-        return
-    for chunk in _chunks(customers):
-        found = _balances_on(engine, before, [c.customer_id for c in chunk])
-        for customer in chunk:
-            balance = found.get(customer.customer_id)
-            yield customer if balance is None else replace(customer, previous=balance)
+class PreviousBalances:
+    """The previous business date's balances, attached to customers a thousand at a time (one
+    query each, never one per customer). Whichever process verifies the customers reads
+    them: this process, each fetcher process for its own, each Celery worker for its chunk."""
+
+    def __init__(self, engine: Engine, before: date | None) -> None:
+        self._engine = engine
+        self.before = before
+
+    @classmethod
+    def of(cls, engine: Engine, day: date) -> PreviousBalances:
+        return cls(engine, previous_date(engine, day))
+
+    def attach(self, customers: list[Customer]) -> list[Customer]:
+        """`customers`, each with its balance of the previous date when it had one."""
+        if self.before is None or not customers:
+            return customers
+        found = _balances_on(self._engine, self.before, [c.customer_id for c in customers])
+        # Not `dataclasses.replace`: this runs for every customer, and replace() costs twice.
+        return [
+            c if (balance := found.get(c.customer_id)) is None
+            else Customer(c.customer_id, c.min_balance, c.line, c.attempts_made, c.last_code,
+                          c.currency, balance)
+            for c in customers
+        ]  # fmt: skip
+
+    def stream(self, customers: Iterable[Customer]) -> Iterator[Customer]:
+        for chunk in _chunks(customers):
+            yield from self.attach(chunk)
 
 
 def _accepting(

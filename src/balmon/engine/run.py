@@ -254,10 +254,9 @@ class VerificationRun:
         self, opened: OpenedRun, day: date, path: Path | None, writer: BatchWriter
     ) -> tuple[Iterator[Customer], int | None]:
         customers, total = self._listed(opened, day, path, writer)
-        if self._settings.quality.on(ErrorCode.BALANCE_JUMP):
-            # Read here, beside the file, whichever process verifies them: fetcher processes
-            # and Celery workers get each customer with its history.
-            customers = inputs.with_previous(self._engine, day, customers)
+        if self._fetchers is None and self._settings.quality.on(ErrorCode.BALANCE_JUMP):
+            # Fetcher processes and Celery workers read them for their own customers.
+            customers = inputs.PreviousBalances.of(self._engine, day).stream(customers)
         return customers, total
 
     def _listed(

@@ -32,40 +32,22 @@ def batched(customers: Iterable[Customer], size: int) -> Iterator[list[Customer]
 
 
 def encode(customers: list[Customer]) -> str:
-    """The chunk's customers as the worker needs them, the rules' context included."""
+    """The chunk's customers as the worker needs them, their expected currency included."""
     return json.dumps([_row(x) for x in customers], separators=(",", ":"))
 
 
 def _row(customer: Customer) -> list[object]:
-    previous = None if customer.previous is None else str(customer.previous)
-    return [
-        customer.customer_id,
-        str(customer.min_balance),
-        customer.line,
-        customer.currency,
-        previous,
-    ]
+    # The previous balance is not here: the worker reads it for its chunk (`task`).
+    return [customer.customer_id, str(customer.min_balance), customer.line, customer.currency]
 
 
 def decode(text: str) -> list[Customer]:
-    """A chunk recorded by this version, or by one before the rules' context (three fields)."""
+    """A chunk recorded by this version, or by one before the currency column (three fields)."""
     return [_customer(*row) for row in json.loads(text)]
 
 
-def _customer(
-    customer_id: str,
-    minimum: str,
-    line: int,
-    currency: str | None = None,
-    previous: str | None = None,
-) -> Customer:
-    return Customer(
-        customer_id,
-        Decimal(minimum),
-        line,
-        currency=currency,
-        previous=None if previous is None else Decimal(previous),
-    )
+def _customer(customer_id: str, minimum: str, line: int, currency: str | None = None) -> Customer:
+    return Customer(customer_id, Decimal(minimum), line, currency=currency)
 
 
 def record(engine: Engine, run_id: int, customers: Iterable[Customer], size: int) -> int:

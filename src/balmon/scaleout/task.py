@@ -27,7 +27,7 @@ from balmon.config import Settings
 from balmon.config.settings import DatabaseSettings
 from balmon.engine.crew import build_crew
 from balmon.engine.customers import Customer
-from balmon.engine.inputs import still_to_do
+from balmon.engine.inputs import PreviousBalances, still_to_do
 from balmon.engine.lease import Owner, fence
 from balmon.engine.records import AlertRecord, ResultRecord
 from balmon.engine.worker import Tally
@@ -163,9 +163,7 @@ class _Chunk:
             settings = settings.model_copy(update={"source": source_settings})
         writer = self._writer()
         source = _loop.source(self._settings)
-        todo = await asyncio.to_thread(
-            lambda: list(still_to_do(self._engine, self._run_id, members))
-        )
+        todo = await asyncio.to_thread(self._todo, members)
         crew = build_crew(
             settings=settings,
             run_id=self._run_id,
@@ -198,6 +196,14 @@ class _Chunk:
             log.warning("chunk taken over by another worker; left to it")
             return
         self._finish(writer, ChunkStatus.DONE)
+
+    def _todo(self, members: list[Customer]) -> list[Customer]:
+        """The chunk's customers still to verify, each with its previous balance (read here,
+        per chunk, by the worker that verifies them)."""
+        todo = list(still_to_do(self._engine, self._run_id, members))
+        if not self._settings.quality.on(ErrorCode.BALANCE_JUMP):
+            return todo
+        return PreviousBalances.of(self._engine, self._day).attach(todo)
 
     async def poison(self, members: list[Customer]) -> None:
         writer = self._writer()
