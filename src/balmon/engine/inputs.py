@@ -17,7 +17,12 @@ from balmon.engine.records import ErrorRecord
 from balmon.engine.results import latest_of_date
 from balmon.errors import ErrorCode
 from balmon.errors.taxonomy import FLAGS
-from balmon.storage.schema import error_logs, verification_results, verification_runs
+from balmon.storage.schema import (
+    error_logs,
+    quality_alarms,
+    verification_results,
+    verification_runs,
+)
 from balmon.storage.states import RunStatus, Status
 
 _CHUNK = 1000
@@ -109,11 +114,14 @@ def _attempts_in_run(engine: Engine, run_id: int, ids: list[str]) -> dict[str, t
 
 
 def previous_date(engine: Engine, day: date) -> date | None:
-    """The latest business date before `day` with a completed run: the one whose balances
-    the rules compare with (a date that was never run is skipped, not a gap of no history)."""
-    v = verification_runs.c
+    """The latest business date before `day` with a completed run and no data-quality alarm:
+    the one whose balances the rules compare with. A date that was never run is skipped, not
+    a gap of no history; so is a date whose data was wrong as a whole (a bank's bug that
+    zeroed every balance would make the next day a jump for everyone)."""
+    v, q = verification_runs.c, quality_alarms.c
+    alarmed = select(q.business_date).where(q.business_date == v.business_date).exists()
     query = select(func.max(v.business_date)).where(
-        v.business_date < day, v.status == RunStatus.COMPLETED
+        v.business_date < day, v.status == RunStatus.COMPLETED, ~alarmed
     )
     with engine.connect() as connection:
         found: date | None = connection.scalar(query)

@@ -31,6 +31,10 @@ class DayFigures:
     answered: int  # balances that arrived: PASS, FAIL, or refused by a rule
     stale: int  # of those, refused as STALE_BALANCE
 
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.unavailable
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -59,8 +63,14 @@ def spike(
     earlier: Sequence[DayFigures],
     quality: QualitySettings,
 ) -> Finding | None:
-    """`count(day)` far above its median over `earlier` (the dates before, newest first)."""
-    history = [count(figures) for figures in earlier[:HISTORY]]
+    """`count(day)` far above its median over `earlier` (the dates before, newest first).
+
+    Each earlier count is taken at the date's own size (its share of that date's customers,
+    times this date's customers): with a steady customer list that is the count itself, and a
+    list that grew tenfold overnight is not ten times the FAILs."""
+    history = [
+        count(figures) * day.total / figures.total for figures in earlier[:HISTORY] if figures.total
+    ]
     if len(history) < MIN_HISTORY:
         return None
     median = statistics.median(history)
@@ -69,7 +79,7 @@ def spike(
         return None
     return Finding(
         code,
-        f"{today:,} {what} against a median of {median:g} over the {len(history)} "
+        f"{today:,} {what} against a median of {median:,.0f} over the {len(history)} "
         "completed dates before",
     )
 
