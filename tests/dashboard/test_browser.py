@@ -325,3 +325,30 @@ def test_the_work_queue_fits_a_phone_without_sideways_scrolling(
         expect(table.get_by_role("columnheader", name=heading, exact=True)).to_be_visible()
     expect(table.get_by_role("columnheader", name="First seen (UTC)")).to_be_hidden()
     page.close()
+
+
+def test_the_data_quality_filter_and_the_day_alarms_as_an_operator_meets_them(
+    browser: Browser, base_url: str, engine: Engine
+) -> None:
+    """The queue's form pressed as it loads, then with "only data quality" chosen; the
+    Overview's alarm section (issue 23)."""
+    from tests.dashboard.test_data_quality import _flag_and_alarm
+
+    _flag_and_alarm(engine)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/cases?date={DAY}&outcome=all")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("link", name="T1", exact=True)).to_be_visible()
+    page.get_by_label("Data quality").select_option("true")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(
+        f"{base_url}/cases?date={DAY}&outcome=all&code=&severity=&customer_id=&resolved=false&regression=all&quality=true"
+    )
+    expect(page.get_by_role("link", name="J1", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="T1", exact=True)).to_have_count(0)
+    expect(page.get_by_text("PASS, flagged")).to_be_visible()
+    page.goto(f"{base_url}/?date={DAY}")
+    alarms = page.get_by_test_id("quality-alarms")
+    expect(alarms).to_contain_text("STALE_FEED")
+    expect(alarms).to_contain_text("90 STALE_BALANCE alerts in this one message")
