@@ -115,3 +115,34 @@ def test_a_resumed_writer_leaves_out_attempts_already_logged(engine: Engine) -> 
     # Every row the resumed writer stamped into its chain was written: no gap in the chain.
     stamped = sorted(r.chain_seq for r in logged if r.chain_seq is not None)
     assert stamped == list(range(1, len(stamped) + 1))
+
+
+def test_flags_beside_a_result_are_not_attempts(engine: Engine) -> None:
+    """Two rules may flag one answer: both rows are written, and neither takes the attempt
+    number a failed attempt of the customer holds (issue 23)."""
+    run_id = _run(engine)
+
+    async def write() -> None:
+        writer = BatchWriter(
+            engine=engine,
+            run_id=run_id,
+            business_date=DAY,
+            clock=SystemClock(),
+            interval=60,
+            max_batch=100,
+            resumed=False,
+        )
+        writer.add_error(ErrorRecord("X", ErrorCode.TIMEOUT, "no answer", 0, AT))
+        writer.add_error(ErrorRecord("X", ErrorCode.BALANCE_JUMP, "rose", 1, AT))
+        writer.add_error(ErrorRecord("X", ErrorCode.BALANCE_JUMP, "another rule's flag", 1, AT))
+        await writer.flush()
+
+    asyncio.run(write())
+    e = error_logs.c
+    with engine.connect() as c:
+        rows = c.execute(select(e.error_code, e.retry_count, e.attempt).order_by(e.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("TIMEOUT", 0, 0),
+        ("BALANCE_JUMP", 1, None),
+        ("BALANCE_JUMP", 1, None),
+    ]

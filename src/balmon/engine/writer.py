@@ -22,9 +22,12 @@ from balmon.crashpoints import Point
 from balmon.engine.lease import Owner, fence
 from balmon.engine.records import AlertRecord, ErrorRecord, ResultRecord
 from balmon.errors import ErrorCode
+from balmon.errors.taxonomy import FLAGS
 from balmon.storage.bulk import BulkInsert
 from balmon.storage.schema import alerts, error_logs, verification_results
 from balmon.storage.statements import insert_ignoring_duplicates
+
+_NOT_ATTEMPTS = frozenset({ErrorCode.INVALID_INPUT, *FLAGS})
 
 
 @dataclass
@@ -92,8 +95,10 @@ class BatchWriter:
                 "stack_trace": record.stack_trace
                 and limits.clip_start(record.stack_trace, limits.TRACE),
                 "source_line": record.source_line,
-                # The key the database holds unique per run and customer (migration 0014).
-                "attempt": None if record.code is ErrorCode.INVALID_INPUT else record.retry_count,
+                # The key the database holds unique per run and customer (migration 0014); a
+                # bad line and a flag beside a result (several rules may flag one answer) are
+                # not failed attempts.
+                "attempt": None if record.code in _NOT_ATTEMPTS else record.retry_count,
                 "logged_at": record.logged_at,
             }
         )
