@@ -89,6 +89,11 @@ def test_the_overview_and_metrics_show_the_day_alarms(engine: Engine, as_role: L
     overview = client.get(f"/?date={DAY}").text
     assert 'data-testid="quality-alarms"' in overview
     assert "STALE_FEED" in overview and "90 STALE_BALANCE alerts in this one message" in overview
+    listed = client.get("/api/quality-alarms").json()["items"]
+    assert [(a["business_date"], a["code"], a["severity"], a["folded"]) for a in listed] == [
+        (str(DAY), "STALE_FEED", "CRITICAL", 90)
+    ]
+    assert client.get("/api/quality-alarms?limit=0").status_code == 422
     admin, _ = as_role("admin")
     metrics = admin.get("/metrics").text
     assert 'balmon_quality_alarms_total{code="STALE_FEED"} 1.0' in metrics

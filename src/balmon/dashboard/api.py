@@ -33,6 +33,8 @@ from balmon.dashboard.params import (
 from balmon.dashboard.queries import ErrorFilter
 from balmon.dashboard.resolution import Outcome, resolve, resolve_matching
 from balmon.dashboard.security import RequireRole
+from balmon.errors import info
+from balmon.quality import alarms as quality_alarms
 from balmon.scheduling import run_date_refusal
 from balmon.scheduling.launcher import LaunchState
 
@@ -220,6 +222,29 @@ def top_customers(
     start = window_start(start, end, days=7)
     with engine_of(request).connect() as c:
         return {"items": queries.top_customers(c, n=n, start=start, end=end)}
+
+
+@router.get("/quality-alarms", response_model=models.QualityAlarms)
+def day_alarms(
+    request: Request, who: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> dict[str, Any]:
+    """The data-quality alarms over whole business dates, newest date first (the Overview's)."""
+    with engine_of(request).connect() as c:
+        rows = quality_alarms.recent(c, limit=limit)
+    return {
+        "items": [
+            {
+                "business_date": row.business_date,
+                "code": row.code,
+                "severity": info(row.code).severity,
+                "detail": row.detail,
+                "folded": row.folded,
+                "raised_at": row.raised_at,
+                "message_id": row.message_id,
+            }
+            for row in rows
+        ]
+    }
 
 
 @router.get("/runs", response_model=models.Runs)

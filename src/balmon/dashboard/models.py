@@ -272,6 +272,22 @@ class TopCustomers(Model):
     items: list[TopCustomer]
 
 
+class QualityAlarm(Model):
+    """A business date whose data looked wrong as a whole (docs/data-quality.md)."""
+
+    business_date: date
+    code: ErrorCode = Field(description="STALE_FEED, FAIL_SPIKE or UNAVAILABLE_SPIKE")
+    severity: Severity
+    detail: str = Field(description="What the rule found")
+    folded: int = Field(description="STALE_BALANCE alerts sent in the alarm's one message")
+    raised_at: AwareDatetime
+    message_id: int | None = Field(description="The alarm's message (Alerts page)")
+
+
+class QualityAlarms(Model):
+    items: list[QualityAlarm]
+
+
 class RunChunks(Model):
     """A distributed run's chunks (`engine.executor = "celery"`)."""
 
