@@ -20,6 +20,7 @@ from balmon.audit.verify import Report, verify
 from balmon.dashboard.resolution import resolve
 from balmon.engine import RunRequest, VerificationRun
 from balmon.errors import TimeoutFailure
+from balmon.source import Reading
 from balmon.storage.schema import (
     cases,
     chain_seals,
@@ -471,3 +472,39 @@ def test_upgrading_hashes_and_seals_the_rows_written_before(fresh_url: str) -> N
     assert resolve(db, 1, notes="again", actor="ops", now=NOW + timedelta(hours=1))
     assert _check(db).findings == []
     db.dispose()
+
+
+@on_backends()
+def test_a_results_currency_is_hashed_when_set_and_any_change_to_it_is_found(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Issue 22: the balance's currency is kept beside it (the bank's, else the customer's).
+    Hashed only when set, so rows written before it existed keep their hashes; setting,
+    changing or clearing it behind balmon's back is found like any other change."""
+    path = write_customers(tmp_path / "c.csv", [("U1", "1"), ("E1", "1"), ("N1", "1")])
+    source = ScriptedSource(
+        {"U1": [Reading(Decimal(5), currency="USD")], "N1": [Decimal(5)]}, default=Decimal(5)
+    )
+    settings = fast_settings(engine.url.render_as_string(hide_password=False))
+    asyncio.run(
+        VerificationRun(settings=settings, engine=engine, source=source).execute(
+            RunRequest(FIRST, "normal", path)
+        )
+    )
+    r = verification_results.c
+    with engine.connect() as c:
+        stored = dict(c.execute(select(r.customer_id, r.currency)).all())
+    assert stored == {"U1": "USD", "E1": None, "N1": None}
+    assert _check(engine).intact
+    _drop_triggers(engine)
+    for customer, tampered, kept in (("U1", "EUR", "USD"), ("N1", "USD", None)):
+        where = r.customer_id == customer
+        with engine.begin() as c:
+            c.execute(update(verification_results).where(where).values(currency=tampered))
+            row_id = c.scalar(select(r.id).where(where))
+        report = _check(engine)
+        assert not report.intact, customer
+        assert [(f.problem, f.row_id) for f in report.findings][:1] == [("changed", row_id)]
+        with engine.begin() as c:  # back as it was: intact again
+            c.execute(update(verification_results).where(where).values(currency=kept))
+    assert _check(engine).intact

@@ -139,8 +139,33 @@ def test_the_fail_list_page_api_and_csv(as_role: Login) -> None:
     page = client.get(f"/fails?date={DAY}")
     assert page.text.count('data-testid="fail-row"') == 2
     exported = client.get(f"/api/fails.csv?date={DAY}&customer_id=F1").text.splitlines()
-    assert exported[0].startswith("business_date,customer_id,balance")
-    assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,100.00,87.50,")
+    assert exported[0].startswith(
+        "business_date,customer_id,balance,min_balance,shortfall,currency"
+    )
+    assert len(exported) == 2 and exported[1].startswith(f"{DAY},F1,12.50,100.00,87.50,,")
+
+
+def test_amounts_show_their_currency_when_one_is_known(engine: Engine, as_role: Login) -> None:
+    """Issue 22: the currency beside the amounts (the bank's, else the customer's)."""
+    with engine.begin() as c:
+        run_id = c.scalar(select(verification_results.c.run_id).limit(1))
+        c.execute(
+            insert(verification_results).values(
+                run_id=run_id, business_date=DAY, customer_id="F2", status="FAIL", attempts=1,
+                checked_at=START, balance=Decimal("1234.50"), min_balance=Decimal("5000.00"),
+                currency="EUR",
+            )
+        )  # fmt: skip
+    client, _ = as_role("viewer")
+    items = client.get(f"/api/fails?date={DAY}").json()["items"]
+    assert [(i["customer_id"], i["currency"]) for i in items] == [
+        ("F2", "EUR"), ("F0", None), ("F1", None)
+    ]  # fmt: skip
+    page = client.get(f"/fails?date={DAY}").text
+    assert "1,234.50 EUR" in page and "5,000.00 EUR" in page and "3,765.50 EUR" in page
+    assert "12.50 EUR" not in page
+    exported = client.get(f"/api/fails.csv?date={DAY}&customer_id=F2").text.splitlines()
+    assert exported[1].startswith(f"{DAY},F2,1234.50,5000.00,3765.50,EUR,")
 
 
 def test_a_regression_is_flagged_in_the_api_queue_and_case_page(

@@ -138,6 +138,7 @@ def test_stale_and_wrong_currency_are_unavailable_and_jumps_open_cases(
     assert requests["STALE"] == 1 and requests["EURO"] == 1  # rejected, never retried
     for cid in ("OK", "UP", "DOWN", small):
         assert results[cid].status == "PASS" and results[cid].error_code is None, cid
+        assert results[cid].currency == "USD", cid  # kept beside the balance (issue 22)
     assert summary.unavailable == 2 and summary.passed == 4
     with engine.connect() as c:
         jumps, total = list_cases(c, CaseFilter(day=DAY, code="BALANCE_JUMP"))

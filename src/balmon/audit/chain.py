@@ -38,12 +38,27 @@ HASHED: dict[str, tuple[str, ...]] = {
         "error_log_id", "attempt_hash", "resolved", "notes", "actor", "changed_at",
     ),
 }  # fmt: skip
+# Fields added after a table's rows were first hashed: each is hashed after the others, and
+# only when set, so every hash written before it existed stays what it was, and a value set
+# (or removed) behind balmon's back still changes the row's hash.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "error_logs": (),
+    "verification_results": ("currency",),
+    "error_log_resolutions": (),
+}
 CHAIN_COLUMNS = ("chain_segment", "chain_seq", "chain_hash")
+
+
+def hashed_values(table: str, row: Mapping[str, Any]) -> list[Any]:
+    """The values a row's hash covers, in order."""
+    values = [row[name] for name in HASHED[table]]
+    values += [row[name] for name in OPTIONAL[table] if row.get(name) is not None]
+    return values
 
 
 def row_hash(table: str, previous: str, segment: str, seq: int, row: Mapping[str, Any]) -> str:
     """The hash a row of `table` at position `seq` of `segment` must carry."""
-    return link(previous, [segment, seq, *(row[name] for name in HASHED[table])])
+    return link(previous, [segment, seq, *hashed_values(table, row)])
 
 
 def new_segment(prefix: str) -> str:
@@ -82,6 +97,7 @@ class Chain:
         # canonical line, with the segment encoded once and repeated amounts and dates
         # (a run's date, the usual minimum balances) encoded once per batch.
         fields = HASHED[self.table]
+        optional = OPTIONAL[self.table]
         prefix = "[" + canonical.json_text(self.segment)
         memo: dict[tuple[type, Any], str] = {}
         seq, head = self.seq, self.head
@@ -99,6 +115,7 @@ class Chain:
                 else:
                     text = canonical.json_text(item)
                 parts.append(text)
+            parts += [canonical.json_text(row[n]) for n in optional if row.get(n) is not None]
             line = ",".join(parts) + "]"
             head = sha256((head + "\n" + line).encode()).hexdigest()
             row["chain_segment"], row["chain_seq"], row["chain_hash"] = self.segment, seq, head

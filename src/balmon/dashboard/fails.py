@@ -21,7 +21,9 @@ from balmon.engine.results import fails_of_date
 api_router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 page_router = APIRouter()
 PageSize = Annotated[int, Query(ge=1, le=500)]
-COLUMNS = ("customer_id", "balance", "min_balance", "shortfall", "checked_at", "run_id")
+COLUMNS = (
+    "customer_id", "balance", "min_balance", "shortfall", "currency", "checked_at", "run_id",
+)  # fmt: skip
 
 
 def _item(row: Any) -> dict[str, Any]:
@@ -30,6 +32,7 @@ def _item(row: Any) -> dict[str, Any]:
         "balance": str(row.balance),
         "min_balance": str(row.min_balance),
         "shortfall": str(row.min_balance - row.balance),
+        "currency": row.currency,
         "checked_at": row.checked_at.isoformat(),
         "run_id": row.run_id,
     }

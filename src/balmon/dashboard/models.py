@@ -327,6 +327,7 @@ class Fail(Model):
     balance: Decimal
     min_balance: Decimal
     shortfall: Decimal
+    currency: str | None = Field(description="The amounts' currency; null when nothing said it")
     checked_at: AwareDatetime
     run_id: int
 

@@ -39,6 +39,7 @@ class ResultRecord:
     code: ErrorCode | None
     attempts: int
     checked_at: datetime
+    currency: str | None = None  # the balance's, when known
 
 
 @dataclass(frozen=True, slots=True)

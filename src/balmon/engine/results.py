@@ -138,8 +138,9 @@ def fails_of_date(
     shortfall first."""
     r = results.c
     rows = latest_of_date(
-        day, r.customer_id, r.balance, r.min_balance, r.checked_at, r.run_id, r.attempts
-    ).where(r.status == Status.FAIL)
+        day, r.customer_id, r.balance, r.min_balance, r.currency, r.checked_at, r.run_id,
+        r.attempts,
+    ).where(r.status == Status.FAIL)  # fmt: skip
     if customer_id:
         rows = rows.where(r.customer_id == customer_id)
     total = connection.scalar(select(func.count()).select_from(rows.subquery())) or 0

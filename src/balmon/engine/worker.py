@@ -125,7 +125,10 @@ class Worker:
             return
         for flag in verdict.flags:
             self._flagged(job, flag)
-        self._result(job, verdict.status, reading.balance, None, job.retries_done + 1)
+        currency = reading.currency or customer.currency or self.judge.currency
+        self._result(
+            job, verdict.status, reading.balance, None, job.retries_done + 1, currency=currency
+        )
 
     def _flagged(self, job: Job, flag: Flag) -> None:
         """Logged as the attempt's record and alerted; the outcome stands."""
@@ -242,6 +245,8 @@ class Worker:
         balance: Decimal | None,
         code: ErrorCode | None,
         attempts: int,
+        *,
+        currency: str | None = None,
     ) -> None:
         self.writer.add_result(
             ResultRecord(
@@ -252,6 +257,7 @@ class Worker:
                 code=code,
                 attempts=attempts,
                 checked_at=self.clock.now(),
+                currency=currency,
             )
         )
         self.tally.finish(status)

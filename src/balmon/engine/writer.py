@@ -112,6 +112,7 @@ class BatchWriter:
                 "status": record.status.value,
                 "balance": record.balance,
                 "min_balance": record.min_balance,
+                "currency": record.currency,
                 "error_code": record.code.value if record.code else None,
                 "attempts": record.attempts,
                 "checked_at": record.checked_at,

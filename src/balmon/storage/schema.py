@@ -165,6 +165,9 @@ verification_results = Table(
     Column("error_code", String(50), ForeignKey("error_codes.code")),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("checked_at", UTCDateTime, nullable=False),
+    # The balance's currency: the bank's answer's, else the customer's expected one; NULL
+    # when neither says (and on every row before migration 0020).
+    Column("currency", String(3)),
     UniqueConstraint("run_id", "customer_id"),
     CheckConstraint(_one_of("status", Status), name="status"),
     CheckConstraint(
