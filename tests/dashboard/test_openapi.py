@@ -150,6 +150,8 @@ CROSS_FIELD = (
     "from: after to",
     "from/to: at most 366 days",
     "a bulk resolve needs",
+    "a bulk change needs",
+    "no dashboard user has that name",
     "is after today (",
     "is older than retention keeps",
     "the expiry is in the past",

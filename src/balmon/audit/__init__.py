@@ -2,7 +2,7 @@
 anchor digest, and verifying all of it (`docs/audit.md`)."""
 
 from balmon.audit.chain import Chain, Segment, run_segment
-from balmon.audit.seals import seal, seal_resolutions, seal_run
+from balmon.audit.seals import seal, seal_resolutions, seal_rows, seal_run
 
 __all__ = [
     "Chain",
@@ -10,5 +10,6 @@ __all__ = [
     "run_segment",
     "seal",
     "seal_resolutions",
+    "seal_rows",
     "seal_run",
 ]

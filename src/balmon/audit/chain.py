@@ -37,6 +37,9 @@ HASHED: dict[str, tuple[str, ...]] = {
     "error_log_resolutions": (
         "error_log_id", "attempt_hash", "resolved", "notes", "actor", "changed_at",
     ),
+    "case_events": (
+        "case_id", "business_date", "customer_id", "action", "owner", "notes", "actor", "at",
+    ),
 }  # fmt: skip
 # Fields added after a table's rows were first hashed: each is hashed after the others, and
 # only when set, so every hash written before it existed stays what it was, and a value set
@@ -45,6 +48,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "error_logs": (),
     "verification_results": ("currency",),
     "error_log_resolutions": (),
+    "case_events": (),
 }
 CHAIN_COLUMNS = ("chain_segment", "chain_seq", "chain_hash")
 
@@ -159,6 +163,27 @@ def stamp_resolutions(connection: Connection, *, actor: str, now: datetime) -> l
         chain = Chain(error_log_resolutions.name, new_segment(f"h{day:%Y%m%d}" if day else "h"))
         count, last = chain.stamp(members)
         write_hashes(connection, error_log_resolutions, members)
+        segments.append(Segment(chain.table, chain.segment, None, day, count, last))
+    return segments
+
+
+def stamp_rows(connection: Connection, table: Table, ids: list[int]) -> list[Segment]:
+    """Hash rows this transaction appended to `table` (a history with a business date, such
+    as `case_events`), one new segment per business date; returns the segments for sealing
+    in the same transaction."""
+    if not ids:
+        return []
+    rows = connection.execute(
+        select(table).where(table.c.id.in_(ids)).order_by(table.c.business_date, table.c.id)
+    ).all()
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(row.business_date, []).append(dict(row._mapping))
+    segments = []
+    for day, members in by_day.items():
+        chain = Chain(table.name, new_segment(f"c{day:%Y%m%d}"))
+        count, last = chain.stamp(members)
+        write_hashes(connection, table, members)
         segments.append(Segment(chain.table, chain.segment, None, day, count, last))
     return segments
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 
 from balmon.audit.canonical import link
-from balmon.audit.chain import Segment, stamp_resolutions
+from balmon.audit.chain import Segment, stamp_resolutions, stamp_rows
 from balmon.storage.schema import (
     chain_head,
     chain_seals,
@@ -118,4 +118,15 @@ def seal_resolutions(connection: Connection, *, actor: str, now: datetime) -> in
     segments = stamp_resolutions(connection, actor=actor, now=now)
     for segment in segments:
         seal(connection, segment, by=actor, now=now)
+    return sum(s.rows for s in segments)
+
+
+def seal_rows(
+    connection: Connection, table: Table, ids: list[int], *, by: str, now: datetime
+) -> int:
+    """Hash and seal rows this transaction appended to a dated history (`case_events`), in
+    the same transaction; returns how many."""
+    segments = stamp_rows(connection, table, ids)
+    for segment in segments:
+        seal(connection, segment, by=by, now=now)
     return sum(s.rows for s in segments)

@@ -31,6 +31,7 @@ from balmon.audit.chain import row_hash
 from balmon.audit.manifests import Archived, recorded
 from balmon.audit.seals import SEAL_GENESIS, seal_hash
 from balmon.storage.schema import (
+    case_events,
     chain_head,
     chain_seals,
     error_log_resolutions,
@@ -128,7 +129,7 @@ def verify(
             select(verification_runs.c.id).where(verification_runs.c.status == RunStatus.RUNNING)
         )
     )
-    for table in ("error_logs", "verification_results", "error_log_resolutions"):
+    for table in CHAINED:
         names: dict[str, set[int | None]] = {}
         for s in wanted:
             if s.table_name == table:
@@ -240,6 +241,13 @@ def _check_seal_chain(connection: Connection, report: Report) -> dict[tuple[str,
     return seals
 
 
+# The hash-chained tables, in the order verify reads them.
+CHAINED = ("error_logs", "verification_results", "error_log_resolutions", "case_events")
+_DATED = {t.name: t for t in (error_logs, verification_results, case_events)}
+# Histories whose segments belong to no run: read through their own chain index.
+_RUNLESS = ("error_log_resolutions", "case_events")
+
+
 def _dated(table: str) -> tuple[Any, Any]:
     """The table and the business date each of its rows belongs to."""
     if table == "error_log_resolutions":
@@ -247,7 +255,7 @@ def _dated(table: str) -> tuple[Any, Any]:
             error_logs, error_logs.c.id == error_log_resolutions.c.error_log_id
         )
         return joined, error_logs.c.business_date
-    t = error_logs if table == "error_logs" else verification_results
+    t = _DATED[table]
     return t, t.c.business_date
 
 
@@ -267,7 +275,7 @@ def _columns(table: str) -> tuple[Any, Any]:
             h, error_logs.c.chain_hash.label("attempt_hash"), error_logs.c.business_date
         ).outerjoin(error_logs, error_logs.c.id == h.c.error_log_id)
         return query, h.c
-    t = error_logs if table == "error_logs" else verification_results
+    t = _DATED[table]
     return select(t), t.c
 
 
@@ -277,7 +285,7 @@ def _segments_with_rows_in_range(
     """The segments (and their rows' runs) with a row dated in the range."""
     source, day = _dated(table)
     own = _columns(table)[1]
-    run = own.run_id if table != "error_log_resolutions" else null()
+    run = own.run_id if table not in _RUNLESS else null()
     query = (
         select(own.chain_segment, run)
         .select_from(source)
@@ -297,7 +305,7 @@ def _segment_rows(
     for i in range(0, len(ordered), BATCH):
         batch = ordered[i : i + BATCH]
         where = [c.chain_segment.in_(batch)]
-        if table != "error_log_resolutions":
+        if table not in _RUNLESS:
             runs = {run for name in batch for run in names[name]}
             known = [run for run in runs if run is not None]
             where.append(or_(c.run_id.in_(known), c.run_id.is_(None) if None in runs else false()))

@@ -19,6 +19,7 @@ from balmon.dashboard import (
     alert_pages,
     api,
     case_api,
+    case_owners,
     case_pages,
     fails,
     metrics,
@@ -72,6 +73,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
     app.include_router(case_api.router)
+    app.include_router(case_owners.router)
     app.include_router(fails.api_router)
     app.include_router(silence_routes.api_router)
     app.include_router(alert_pages.api_router)

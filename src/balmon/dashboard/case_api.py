@@ -36,6 +36,7 @@ def regression_days(request: Request) -> int:
 
 def case_filter(
     request: Request,
+    who: Viewer,
     date: AnyDay = None,
     start: Annotated[AnyDay, window_from()] = None,
     end: Annotated[AnyDay, window_to()] = None,
@@ -47,6 +48,14 @@ def case_filter(
     regression: Flag = None,
     silenced: Flag = None,
     quality: Flag = None,
+    owner: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description='A dashboard user\'s name, "me" for the caller, "none" for nobody\'s',
+        ),
+    ] = None,
+    acknowledged: Flag = None,
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CaseFilter:
@@ -65,7 +74,17 @@ def case_filter(
         regression_days(request),
         silenced,
         quality=quality,
+        owner=_owner(owner, who),
+        acknowledged=acknowledged,
     )
+
+
+def _owner(asked: str | None, who: Principal) -> str | None:
+    """The owner filter: a name, the caller's ("me"), nobody's ("none": ""), or any (None)."""
+    text = (asked or "").strip()
+    if not text:
+        return None
+    return {"me": who.name, "none": ""}.get(text, text)
 
 
 CaseQuery = Annotated[CaseFilter, Depends(case_filter)]

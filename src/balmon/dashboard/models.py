@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from balmon.errors import ErrorCode, Severity
 from balmon.scheduling.launcher import LaunchState
-from balmon.storage.states import DeliveryStatus, RunKind, RunStatus
+from balmon.storage.states import CaseAction, DeliveryStatus, RunKind, RunStatus
 
 Outcome = Literal["PASS", "FAIL", "UNAVAILABLE"]
 
@@ -149,6 +149,11 @@ class CaseBase(Model):
     regression: bool
     silenced: bool
     silenced_by: int | None = Field(description="The silence holding its alerts back")
+    owner: str | None = Field(description="The dashboard user it is assigned to")
+    acknowledged: bool = Field(description='Someone said "I\'m on it": escalation stops')
+    acknowledged_at: AwareDatetime | None
+    acknowledged_by: str | None
+    escalations: int = Field(description="Escalation messages that named it")
 
 
 class Case(CaseBase):
@@ -199,13 +204,33 @@ class DateOutcome(Model):
     outcome: Outcome
 
 
+class CaseEvent(Model):
+    """An acknowledgement, an assignment or a comment: the case's own history."""
+
+    action: CaseAction
+    owner: str | None
+    notes: str | None
+    actor: str
+    at: AwareDatetime
+
+
 class CaseDetail(CaseBase):
     regression_of: PriorCase | None
     attempts_list: list[CaseAttempt]
     history: list[CaseResolutionEntry]
+    events: list[CaseEvent]
     code_info: CodeInfo
     alerts: list[CaseAlert]
     dates: list[DateOutcome] = Field(description="The customer's last 30 business dates")
+
+
+class CaseChanged(Model):
+    id: int
+    changed: bool = Field(description="False when the case already was so (no new event)")
+
+
+class ChangedCount(Model):
+    changed: int
 
 
 class CaseResolved(Model):

@@ -32,6 +32,7 @@ from balmon.storage.schema import (
     alert_deliveries,
     alert_messages,
     alerts,
+    case_events,
     cases,
     error_log_resolutions,
     error_logs,
@@ -47,6 +48,7 @@ from balmon.storage.schema import (
 # checks the attempt's resolution against its hashed history.
 _GOVERNED_BY: dict[str, tuple[str, ...]] = {
     "error_log_resolutions": ("error_logs", "error_log_resolutions"),
+    "case_events": ("error_logs", "error_log_resolutions"),
     "error_logs": ("error_logs", "error_log_resolutions"),
     "verification_results": ("verification_results",),
     "cases": ("error_logs", "error_log_resolutions", "verification_results"),
@@ -149,6 +151,14 @@ _attempt = error_logs.alias("attempt")
 
 # In the order they are deleted: rows before the rows they point at.
 TABLES: tuple[Retained, ...] = (
+    Retained(
+        case_events,
+        case_events,
+        case_events.c.business_date,
+        logged=case_events.c.at,
+        customer=case_events.c.customer_id,
+        chained=True,
+    ),
     Retained(
         error_log_resolutions,
         error_log_resolutions.outerjoin(

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from balmon import limits
 from balmon.storage.states import (
     AlarmReason,
+    CaseAction,
     ChunkStatus,
     DeliveryStatus,
     RunKind,
@@ -232,6 +233,13 @@ cases = Table(
     Column("resolved_by", String(100)),
     Column("resolved_at", UTCDateTime),
     Column("resolution_notes", Text),
+    # Ownership (migration 0021): who has it, who said "I'm on it" and when, and how many
+    # escalation messages named it and when the last did. Each change is a `case_events` row.
+    Column("owner", String(100)),
+    Column("acknowledged_by", String(100)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("escalations", Integer, nullable=False, server_default="0"),
+    Column("escalated_at", UTCDateTime),
     UniqueConstraint("business_date", "customer_id"),
     Index(None, "customer_id", "business_date"),
     # Covers the work queue's filters, order and count, and top customers, for a date range
@@ -278,6 +286,27 @@ error_log_resolutions = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Index(None, "error_log_id"),
     *_chained("error_log_resolutions"),
+)
+
+# What people did to a case besides resolving it (acknowledged, assigned, a comment): append-only
+# and hash-chained like the resolution history, one segment per transaction (migration 0021).
+# No foreign key to `cases`: the history is the audit record, kept as long as the attempts.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_id", BigId, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("customer_id", String(limits.CUSTOMER_ID), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("owner", String(100)),
+    Column("notes", Text),
+    Column("actor", String(100), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    CheckConstraint(_one_of("action", CaseAction), name="action"),
+    Index(None, "case_id"),
+    Index(None, "business_date"),
+    *_chained("case_events"),
 )
 
 # One seal per finished chain segment, each linked to the one before (`balmon.audit.seals`).

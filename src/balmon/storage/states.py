@@ -43,6 +43,15 @@ class RunKind(StrEnum):
     RETRY_UNAVAILABLE = "retry_unavailable"  # only the date's UNAVAILABLE customers
 
 
+class CaseAction(StrEnum):
+    """What a person did to a case (`case_events.action`), besides resolving it."""
+
+    ACKNOWLEDGED = "acknowledged"  # "I'm on it": escalation stops
+    ASSIGNED = "assigned"  # given an owner (`owner`)
+    UNASSIGNED = "unassigned"
+    COMMENT = "comment"  # a note, on an open or a resolved case
+
+
 class AlarmReason(StrEnum):
     """Why a business date was alarmed (`run_alarms.reason`)."""
 

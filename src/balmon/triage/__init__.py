@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from balmon.triage import silences
+from balmon.triage import ownership, silences
 from balmon.triage.cases import (
     CaseFilter,
     Outcome,
@@ -24,6 +24,7 @@ __all__ = [
     "count_cases",
     "describe_regression",
     "list_cases",
+    "ownership",
     "regressions_among",
     "resolve_case",
     "resolve_matching",

@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 from balmon import audit
 from balmon.errors import CODES, ErrorCode, Severity
 from balmon.errors.taxonomy import DATA_QUALITY, FLAGS
-from balmon.storage.schema import cases, error_log_resolutions, error_logs
+from balmon.storage.schema import case_events, cases, error_log_resolutions, error_logs
 from balmon.storage.statements import days_before
 from balmon.storage.states import Status
 from balmon.triage import silences
@@ -75,6 +75,8 @@ class CaseFilter:
     now: datetime | None = None  # when a silence must be in force (default: now)
     # True: only data-quality cases (the data was wrong, `taxonomy.DATA_QUALITY`); False: none.
     quality: bool | None = None
+    owner: str | None = None  # a user's name ("" : nobody's)
+    acknowledged: bool | None = None
 
     def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -108,6 +110,11 @@ class CaseFilter:
         if self.quality is not None:
             quality = _code().in_([code.value for code in DATA_QUALITY])
             where.append(quality if self.quality else ~quality)
+        if self.acknowledged is not None:
+            acked = C.acknowledged_at.is_not(None)
+            where.append(acked if self.acknowledged else ~acked)
+        if self.owner is not None:
+            where.append(C.owner == self.owner if self.owner else C.owner.is_(None))
         return where
 
 
@@ -198,6 +205,11 @@ def case_item(row: Any) -> dict[str, Any]:
         "regression_of": getattr(row, "regression_of", None),
         "silenced": getattr(row, "silenced_by", None) is not None,
         "silenced_by": getattr(row, "silenced_by", None),
+        "owner": row.owner,
+        "acknowledged": row.acknowledged_at is not None,
+        "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+        "acknowledged_by": row.acknowledged_by,
+        "escalations": row.escalations,
     }
 
 
@@ -285,6 +297,7 @@ def case_detail(
         }
         for x in history
     ]
+    item["events"] = events_of(c, case_id)
     entry = CODES[ErrorCode(item["code"])]
     item["code_info"] = {
         "description": entry.description,
@@ -292,6 +305,23 @@ def case_detail(
         "root_cause": entry.root_cause,
     }
     return item
+
+
+def events_of(c: Connection, case_id: int) -> list[dict[str, Any]]:
+    """The case's acknowledgements, assignments and comments (`triage.ownership`), oldest
+    first."""
+    v = case_events.c
+    rows = c.execute(select(case_events).where(v.case_id == case_id).order_by(v.at, v.id)).all()
+    return [
+        {
+            "action": row.action,
+            "owner": row.owner,
+            "notes": row.notes,
+            "actor": row.actor,
+            "at": row.at.isoformat(),
+        }
+        for row in rows
+    ]
 
 
 def resolve_case(

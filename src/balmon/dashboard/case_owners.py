@@ -1,0 +1,107 @@
+"""Owning cases through the API: acknowledge, assign, comment, one case or every case a
+filter matches (issue 24; a note on a resolved case is a comment: issue 22)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field, StringConstraints
+
+from balmon.dashboard import models
+from balmon.dashboard.api import Operator, ResolveBody, engine_of
+from balmon.dashboard.auth import Principal
+from balmon.dashboard.case_api import CaseQuery
+from balmon.dashboard.params import Notes, known_id
+from balmon.triage import CaseFilter, ownership
+from balmon.triage.ownership import Change, Refused
+
+router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
+_STATUS = {Refused.NO_CASE: 404, Refused.RESOLVED: 409, Refused.UNKNOWN_OWNER: 422}
+UserName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class AckBody(BaseModel):
+    notes: Notes | None = None
+
+
+class AssignBody(BaseModel):
+    owner: UserName | None = Field(description="A dashboard user's name; null unassigns")
+
+
+def _answer(outcome: Change | Refused) -> dict[str, Any]:
+    if isinstance(outcome, Refused):
+        raise HTTPException(_STATUS[outcome], str(outcome))
+    return {"id": outcome.case_id, "changed": outcome.changed}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post(
+    "/cases/{case_id}/ack",
+    response_model=models.CaseChanged,
+    responses=models.problems(404, 409),
+)
+def acknowledge(
+    request: Request, who: Operator, case_id: int, body: AckBody | None = None
+) -> dict[str, Any]:
+    """Say "I'm on it": the case stops escalating. Acknowledging again changes nothing."""
+    notes = body.notes if body else None
+    engine = engine_of(request)
+    case = known_id(case_id, "case")
+    return _answer(ownership.acknowledge(engine, case, actor=who.name, now=_now(), notes=notes))
+
+
+@router.post(
+    "/cases/{case_id}/assign",
+    response_model=models.CaseChanged,
+    responses=models.problems(404, 409, 422),
+)
+def assign(request: Request, who: Operator, case_id: int, body: AssignBody) -> dict[str, Any]:
+    """Give the case to a dashboard user (`null`: to nobody)."""
+    engine, case = engine_of(request), known_id(case_id, "case")
+    return _answer(ownership.assign(engine, case, owner=body.owner, actor=who.name, now=_now()))
+
+
+@router.post(
+    "/cases/{case_id}/comments",
+    response_model=models.CaseChanged,
+    responses=models.problems(404),
+)
+def comment(request: Request, who: Operator, case_id: int, body: ResolveBody) -> dict[str, Any]:
+    """A note in the case's history, open or resolved (a resolved case is never resolved
+    again: a new note is a comment)."""
+    engine, case = engine_of(request), known_id(case_id, "case")
+    return _answer(ownership.comment(engine, case, notes=body.notes, actor=who.name, now=_now()))
+
+
+def _bulk_filter(who: Principal, f: CaseFilter) -> CaseFilter:
+    if f.day is None and f.start is None and f.customer_id is None:
+        raise HTTPException(422, "a bulk change needs a date, a date range or a customer")
+    return f
+
+
+@router.post("/cases/ack", response_model=models.ChangedCount)
+def acknowledge_all(
+    request: Request, who: Operator, f: CaseQuery, body: AckBody | None = None
+) -> dict[str, Any]:
+    """Acknowledge every open case the filter matches; a date or customer is required."""
+    notes = body.notes if body else None
+    done = ownership.acknowledge_matching(
+        engine_of(request), _bulk_filter(who, f), actor=who.name, now=_now(), notes=notes
+    )
+    return {"changed": done}
+
+
+@router.post("/cases/assign", response_model=models.ChangedCount, responses=models.problems(422))
+def assign_all(request: Request, who: Operator, f: CaseQuery, body: AssignBody) -> dict[str, Any]:
+    """Assign every open case the filter matches; a date or customer is required."""
+    done = ownership.assign_matching(
+        engine_of(request), _bulk_filter(who, f), owner=body.owner, actor=who.name, now=_now()
+    )
+    if isinstance(done, Refused):
+        raise HTTPException(_STATUS[done], str(done))
+    return {"changed": done}
