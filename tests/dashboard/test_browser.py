@@ -352,3 +352,36 @@ def test_the_data_quality_filter_and_the_day_alarms_as_an_operator_meets_them(
     alarms = page.get_by_test_id("quality-alarms")
     expect(alarms).to_contain_text("STALE_FEED")
     expect(alarms).to_contain_text("90 STALE_BALANCE alerts in this one message")
+
+
+def test_an_operator_acknowledges_assigns_and_notes_a_case_from_its_page(
+    browser: Browser, base_url: str
+) -> None:
+    """Issue 24's buttons next to Resolve, pressed as the page loads; then issue 22's note on
+    the resolved case, which goes to the history and leaves the resolution as it was."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/cases?date={DAY}&customer_id=T1&resolved=all")
+    page.get_by_role("link", name="T1", exact=True).click()
+    expect(page.get_by_test_id("owner")).to_have_text("nobody")
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_test_id("acknowledged")).to_contain_text("by operator")
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.get_by_test_id("owner")).to_have_text("operator")
+    page.get_by_label("Assign to").select_option("admin")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    expect(page.get_by_test_id("owner")).to_have_text("admin")
+    events = page.get_by_test_id("case-event")
+    expect(events).to_have_count(3)
+    expect(events.nth(2)).to_contain_text("assigned it to admin")
+    page.get_by_role("button", name="Add note").click()  # empty: the browser asks for text
+    expect(page.get_by_test_id("case-event")).to_have_count(3)
+    page.get_by_label("Notes").fill("bank restarted the service")
+    page.get_by_role("button", name="Resolve case").click()
+    expect(page.get_by_test_id("status")).to_have_text("resolved")
+    expect(page.get_by_test_id("ownership")).to_have_count(0)
+    page.get_by_label("A note on the resolved case").fill("bank confirmed the cause")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_test_id("case-event").last).to_contain_text("noted: bank confirmed")
+    expect(page.get_by_test_id("history")).to_contain_text("bank restarted the service")

@@ -80,6 +80,7 @@ def create_app(
     for router in (
         pages.router,
         case_pages.router,
+        case_owners.page_router,
         fails.page_router,
         silence_routes.page_router,
         alert_pages.page_router,

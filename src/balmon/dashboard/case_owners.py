@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from balmon.dashboard import models
+from balmon import limits
+from balmon.dashboard import flash, models
 from balmon.dashboard.api import Operator, ResolveBody, engine_of
 from balmon.dashboard.auth import Principal
 from balmon.dashboard.case_api import CaseQuery
@@ -105,3 +107,59 @@ def assign_all(request: Request, who: Operator, f: CaseQuery, body: AssignBody) 
     if isinstance(done, Refused):
         raise HTTPException(_STATUS[done], str(done))
     return {"changed": done}
+
+
+# The case page's buttons: the same actions as forms, back to the case with a message.
+page_router = APIRouter()
+_DONE = {
+    "ack": "acknowledged: it no longer escalates",
+    "assign": "assigned",
+    "comments": "note added to its history",
+}
+
+
+def _back(request: Request, case_id: int, what: str, outcome: Change | Refused) -> Response:
+    response = RedirectResponse(f"/cases/{case_id}", status_code=303)
+    if isinstance(outcome, Refused):
+        flash.flash(request, response, f"Case {case_id}: {outcome}", good=False)
+    elif not outcome.changed:
+        flash.flash(request, response, f"Case {case_id} already was so", good=True)
+    else:
+        flash.flash(request, response, f"Case {case_id} {_DONE[what]}", good=True)
+    return response
+
+
+@page_router.post("/cases/{case_id}/ack", response_model=None)
+def acknowledge_page(
+    request: Request,
+    who: Operator,
+    case_id: int,
+    notes: Annotated[str, Form(max_length=limits.NOTES)] = "",
+) -> Response:
+    engine, case = engine_of(request), known_id(case_id, "case")
+    text = notes.strip() or None
+    outcome = ownership.acknowledge(engine, case, actor=who.name, now=_now(), notes=text)
+    return _back(request, case, "ack", outcome)
+
+
+@page_router.post("/cases/{case_id}/assign", response_model=None)
+def assign_page(
+    request: Request,
+    who: Operator,
+    case_id: int,
+    owner: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """`owner`: a user's name, "me" for the operator, empty for nobody."""
+    engine, case = engine_of(request), known_id(case_id, "case")
+    name = {"me": who.name, "": None}.get(owner.strip(), owner.strip())
+    outcome = ownership.assign(engine, case, owner=name, actor=who.name, now=_now())
+    return _back(request, case, "assign", outcome)
+
+
+@page_router.post("/cases/{case_id}/comments", response_model=None)
+def comment_page(
+    request: Request, who: Operator, case_id: int, notes: Annotated[Notes, Form()]
+) -> Response:
+    engine, case = engine_of(request), known_id(case_id, "case")
+    outcome = ownership.comment(engine, case, notes=notes, actor=who.name, now=_now())
+    return _back(request, case, "comments", outcome)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from balmon.dashboard import flash
 from balmon.dashboard.api import Operator, Viewer, default_day, engine_of
-from balmon.dashboard.auth import Principal
+from balmon.dashboard.auth import Principal, list_users
 from balmon.dashboard.case_api import CaseQuery, full_case, resolve_bulk
 from balmon.dashboard.pages import page
 from balmon.dashboard.params import Notes, known_id
@@ -101,6 +101,7 @@ def _case_page(
     item = full_case(request, case_id)
     regression = describe_regression(item["regression_of"]) if item["regression_of"] else None
     following = _next_open(request, item) if item["resolved"] else None
+    owners = [u.username for u in list_users(engine_of(request)) if not u.disabled]
     return page(
         request,
         "case.html",
@@ -110,6 +111,7 @@ def _case_page(
         regression=regression,
         draft=draft,
         next_case=following,
+        owners=owners,
         active="cases",
     )
 
