@@ -69,24 +69,26 @@ def _split_tags(url: str) -> tuple[str, frozenset[str]]:
     return (f"{base}?{rest}" if rest else base), frozenset(tags)
 
 
-def _name(index: int, url: str) -> str:
+def _name(index: int, url: str, label: str) -> str:
     parts = urlsplit(url.partition("?")[0].replace("#", "%23"))
     host = parts.hostname or "?"
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:  # e.g. a Telegram bot token where a port would be
         port = ""
-    return f"{parts.scheme}://{host}{port} #{index}"
+    return f"{label}{parts.scheme}://{host}{port} #{index}"
 
 
-def parse_channels(urls: list[SecretStr]) -> list[Channel]:
-    """The configured channels, in order; `?tag=a,b` on a URL sets its routing tags."""
+def parse_channels(urls: list[SecretStr], label: str = "") -> list[Channel]:
+    """The configured channels, in order; `?tag=a,b` on a URL sets its routing tags.
+    `label` starts their names, so lists of another setting (the escalation channels) never
+    share a name with `alerts.urls`'s."""
     channels = []
     for index, secret in enumerate(urls, start=1):
         url, tags = _split_tags(secret.get_secret_value())
         scheme = urlsplit(url).scheme.lower()
         is_sms = scheme in SMS_SCHEMES or "sms" in tags
-        channels.append(Channel(index, SecretStr(url), _name(index, url), tags, is_sms))
+        channels.append(Channel(index, SecretStr(url), _name(index, url, label), tags, is_sms))
     return channels
 
 

@@ -172,3 +172,39 @@ def render_quality_alarm(
         f"balmon {entry.severity.value}: {code} on {business_date}. {detail}", limits.SMS
     )
     return Rendered(title, "\n".join(lines), short)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalatedCase:
+    case_id: int
+    customer_id: str
+    code: str
+    business_date: date
+    age_hours: float
+    owner: str | None
+
+
+def render_escalation(
+    *, cases: list[EscalatedCase], shown: int, dashboard_url: str | None
+) -> Rendered:
+    """One message naming every open, unacknowledged case past its escalation time."""
+    total = len(cases)
+    noun = "case" if total == 1 else "cases"
+    title = f"[balmon] ESCALATION: {total:,} open {noun} nobody has acknowledged"
+    lines = [
+        "Open cases past their escalation time that nobody acknowledged "
+        "(customer, code, business date, open for, owner):",
+    ]
+    base = dashboard_url.rstrip("/") if dashboard_url else None
+    for case in cases[:shown]:
+        owner = case.owner or "nobody"
+        line = (
+            f"- {case.customer_id}  {case.code}  {case.business_date}  "
+            f"{case.age_hours:.1f} h  owner {owner}"
+        )
+        lines.append(f"{line}  {base}/cases/{case.case_id}" if base else line)
+    if total > shown:
+        lines.append(f"...and {total - shown:,} more")
+    lines += ["", "Acknowledge a case (or resolve it) to stop its escalation."]
+    short = limits.clip(f"balmon ESCALATION: {total:,} open {noun} unacknowledged", limits.SMS)
+    return Rendered(title, "\n".join(lines), short)

@@ -20,11 +20,12 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, Row
 
 from balmon import crashpoints, limits
+from balmon.alerts import escalation as escalations
 from balmon.alerts import outbox
 from balmon.alerts.channels import AppriseNotifier, Channel, Notifier, parse_channels, route
 from balmon.alerts.content import render_summary, render_test
 from balmon.clock import Clock
-from balmon.config.settings import AlertSettings
+from balmon.config.settings import AlertSettings, EscalationSettings
 from balmon.crashpoints import Point
 from balmon.errors import DeliveryError, GroupTaken
 from balmon.retry import Backoff
@@ -89,6 +90,7 @@ class AlertPipeline:
         clock: Clock,
         notifier: Notifier | None = None,
         regression_days: int = 30,
+        escalation: EscalationSettings | None = None,
     ) -> None:
         self._engine = engine
         self._regression_days = regression_days
@@ -96,7 +98,11 @@ class AlertPipeline:
         self._clock = clock
         self._notifier = notifier or AppriseNotifier()
         self._channels = parse_channels(settings.urls)
-        self._by_name = {c.name: c for c in self._channels}
+        self._escalation = escalation
+        # Every channel a pending delivery may name: an escalation queued by another instance
+        # is delivered by whichever flushes first.
+        extra = escalations.every_channel(escalation) if escalation else []
+        self._by_name = {c.name: c for c in [*self._channels, *extra]}
         self._backoff = Backoff.doubling(
             settings.delivery_backoff_seconds, settings.delivery_attempts - 1
         )
@@ -132,8 +138,25 @@ class AlertPipeline:
         self._group(run_id=run_id, older_than=None)
         return await self._deliver(run_id=run_id, attempts=self._settings.delivery_attempts)
 
+    def escalate(self) -> int:
+        """Escalate the open cases nobody acknowledged that are due (`alerts.escalation`);
+        how many. The messages go with the next delivery round."""
+        if self._escalation is None:
+            return 0
+        done = escalations.escalate(
+            self._engine,
+            self._escalation,
+            now=self._clock.now(),
+            dashboard_url=self._settings.dashboard_url,
+        )
+        if done:
+            log.warning("cases escalated", extra={"cases": done})
+        return done
+
     async def flush(self) -> DeliveryReport:
-        """Group every waiting alert now and retry every pending delivery; report all."""
+        """Escalate what is due, group every waiting alert now and retry every pending
+        delivery; report all."""
+        self.escalate()
         self._group(run_id=None, older_than=None)
         return await self._deliver(run_id=None, attempts=self._settings.delivery_attempts)
 

@@ -27,6 +27,7 @@ def _pipeline(settings: Settings) -> AlertPipeline:
         settings=settings.alerts,
         clock=SystemClock(),
         regression_days=settings.triage.regression_days,
+        escalation=settings.escalation,
     )
 
 

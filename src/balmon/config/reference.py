@@ -116,6 +116,16 @@ MEANINGS: dict[str, str] = {
         "Accept a customer file with no customer after its header (a completed run of none). "
         "Off: such a file is refused, exit 2, as an export that came out empty."
     ),
+    "escalation.urls": "Apprise URLs of the escalation channel (secrets, never logged). "
+    "Empty: no escalation.",
+    "escalation.min_severity": "Cases at least this severe escalate (`LOW`, `MEDIUM`, `HIGH`, "
+    "`CRITICAL`).",
+    "escalation.after_seconds": "An open, unacknowledged case escalates once its first failed "
+    "attempt is this old.",
+    "escalation.repeat_seconds": "...and again every this long while still open and "
+    "unacknowledged.",
+    "escalation.routes": "`[[escalation.routes]]` with `code`, `severity` and `urls`: the first "
+    "route matching a case receives its escalation instead of `urls`.",
     "alerts.urls": "Apprise URLs (mailto://, slack://, twilio://, json://...); secrets, "
     "never logged.",
     "alerts.group_wait_seconds": "Alerts of one code are grouped into one message for this "

@@ -243,6 +243,31 @@ class AlertSettings(Section):
     routes: dict[str, list[str]] = Field(default_factory=dict)
 
 
+SeverityName = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+
+
+class EscalationRoute(Section):
+    """Where the escalation of matching cases goes instead of `escalation.urls`."""
+
+    code: str | None = None
+    severity: SeverityName | None = None
+    urls: list[SecretStr] = Field(min_length=1)
+
+
+class EscalationSettings(Section):
+    """Open cases nobody acknowledged, sent again and again until someone does (issue 24)."""
+
+    urls: list[SecretStr] = Field(default_factory=list)
+    min_severity: SeverityName = "HIGH"
+    after_seconds: Wait = 7200.0
+    repeat_seconds: Seconds = 14400.0
+    routes: list[EscalationRoute] = Field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls or self.routes)
+
+
 class DashboardSettings(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
@@ -352,6 +377,7 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     quality: QualitySettings = QualitySettings()
     alerts: AlertSettings = AlertSettings()
+    escalation: EscalationSettings = EscalationSettings()
     dashboard: DashboardSettings = DashboardSettings()
     triage: TriageSettings = TriageSettings()
     retention: RetentionSettings = RetentionSettings()

@@ -405,7 +405,7 @@ class AlertAbout(Model):
 
 class Message(Model):
     id: int
-    kind: Literal["group", "summary", "alarm", "test"]
+    kind: Literal["group", "summary", "alarm", "test", "escalation"]
     created_at: AwareDatetime
     business_date: date | None
     run_id: int | None

@@ -61,6 +61,7 @@ class Scheduler:
             clock=self._clock,
             notifier=notifier,
             regression_days=settings.triage.regression_days,
+            escalation=settings.escalation,
         )
         me = owner or Owner.me()
         self.name = f"{me.host}:{me.pid}"
@@ -100,6 +101,8 @@ class Scheduler:
             self._next_firing = self._schedule.next_firing(now)
         self._drain()
         await asyncio.to_thread(self._check_alarms, now)
+        if await asyncio.to_thread(self._alerts.escalate):
+            self._next_flush = now  # an escalation goes out on this pass
         if now >= self._next_flush:
             # Set before flushing: an alarm raised meanwhile (by the queue's task, in a thread)
             # asks for the next pass to flush, and that request must not be overwritten.

@@ -34,6 +34,7 @@ async def verify_date(
             settings=settings.alerts,
             clock=SystemClock(),
             regression_days=settings.triage.regression_days,
+            escalation=settings.escalation,
         )
         run = VerificationRun(
             settings=settings,
