@@ -39,7 +39,9 @@ def _seed(engine: Engine) -> dict[str, int]:
     """One completed run: every customer UNAVAILABLE after one failed attempt at SEEN."""
     with engine.begin() as c:
         run_id = c.execute(
-            insert(verification_runs).values(business_date=DAY, status="completed", started_at=SEEN)
+            insert(verification_runs).values(
+                business_date=DAY, status="completed", started_at=SEEN, finished_at=SEEN
+            )
         ).inserted_primary_key[0]
         for customer, code in CUSTOMERS.items():
             c.execute(
@@ -187,3 +189,34 @@ def test_balmon_alerts_flush_escalates_through_the_escalation_channel(
         assert all("ESCALATION" not in post["title"] for post in ordinary.posts)
         assert flush().returncode == 0
         assert len(escalation.posts) == 1  # an immediate second flush sends nothing
+
+
+@on_backends()
+def test_how_long_problems_stay_open_in_metrics(engine: Engine) -> None:
+    """`balmon_cases_open{severity}` and the time-to-acknowledge and time-to-resolve
+    histograms, computed by the database (each dialect's timestamp arithmetic)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from balmon.config import Settings
+    from balmon.dashboard.metrics import render
+
+    ids = _seed(engine)
+    ownership.acknowledge(engine, ids["T1"], actor="ops", now=SEEN + timedelta(minutes=30))
+    resolve_case(engine, ids["T2"], notes="done", actor="ops", now=SEEN + timedelta(hours=2))
+    text = render(engine, Settings(), SEEN + timedelta(hours=3)).decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("balmon_cases_open", (("severity", "HIGH"),))] == 2  # T1, S1
+    assert samples[("balmon_cases_open", (("severity", "MEDIUM"),))] == 1
+    assert samples[("balmon_cases_open", (("severity", "CRITICAL"),))] == 0
+    ack, resolve = "balmon_case_ack_seconds", "balmon_case_resolve_seconds"
+    assert samples[(f"{ack}_bucket", (("le", "900"),))] == 0
+    assert samples[(f"{ack}_bucket", (("le", "3600"),))] == 1
+    assert samples[(f"{ack}_count", ())] == 1
+    assert abs(samples[(f"{ack}_sum", ())] - 1800) < 1
+    assert samples[(f"{resolve}_bucket", (("le", "3600"),))] == 0
+    assert samples[(f"{resolve}_bucket", (("le", "14400"),))] == 1
+    assert abs(samples[(f"{resolve}_sum", ())] - 7200) < 1

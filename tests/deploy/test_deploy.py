@@ -37,7 +37,7 @@ def test_promtool_checks_the_rules() -> None:
         [_promtool(), "check", "rules", str(RULES)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_fire_each_rule_when_it_should() -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from balmon.errors.taxonomy import ErrorCode
 from balmon.money import OutOfRange, storable
 
 # Durations are finite and at most a day: `inf` (which TOML and pydantic accept as a float)
@@ -252,6 +253,13 @@ class EscalationRoute(Section):
     code: str | None = None
     severity: SeverityName | None = None
     urls: list[SecretStr] = Field(min_length=1)
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str | None) -> str | None:
+        if value is not None and value not in ErrorCode.__members__:
+            raise ValueError(f"no such error code: {value!r} (see `balmon codes`)")
+        return value
 
 
 class EscalationSettings(Section):

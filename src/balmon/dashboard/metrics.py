@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, select
 
@@ -30,6 +35,7 @@ from balmon.scaleout import chunks as run_chunks
 from balmon.scheduling import Schedule, instances
 from balmon.scheduling.alarms import open_alarms, overdue_dates
 from balmon.storage.schema import verification_runs
+from balmon.triage import timing
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -69,6 +75,7 @@ class BalmonCollector(Collector):
             yield from self._schedule(c)
             yield from self._distributed(c)
             yield from self._quality(c)
+            yield from self._cases(c)
 
     def _totals(self, c: Connection) -> Iterator[Metric]:
         yield _by(
@@ -209,6 +216,37 @@ class BalmonCollector(Collector):
             "The business date of the newest data-quality alarm (0: none)",
             _seconds(recent[0].business_date if recent else None),
         )
+
+    def _cases(self, c: Connection) -> Iterator[Metric]:
+        yield _by(
+            GaugeMetricFamily(
+                "balmon_cases_open", "Open cases by their code's severity", labels=["severity"]
+            ),
+            timing.open_by_severity(c).items(),
+        )
+        yield _by(
+            GaugeMetricFamily(
+                "balmon_cases_open_over_a_day",
+                "Open cases whose first failed attempt is more than a day old, by severity",
+                labels=["severity"],
+            ),
+            timing.open_by_severity(c, since=self._now - timedelta(days=1)).items(),
+        )
+        for name, doc, histogram in (
+            (
+                "balmon_case_ack_seconds",
+                "From a case's first failed attempt to its acknowledgement",
+                timing.until_acknowledged(c),
+            ),
+            (
+                "balmon_case_resolve_seconds",
+                "From a case's first failed attempt to its resolution",
+                timing.until_resolved(c),
+            ),
+        ):
+            buckets = [(f"{bound:g}", float(n)) for bound, n in histogram.buckets]
+            buckets.append(("+Inf", float(histogram.count)))
+            yield HistogramMetricFamily(name, doc, buckets=buckets, sum_value=histogram.total)
 
 
 def render(engine: Engine, settings: Settings, now: datetime | None = None) -> bytes:

@@ -84,6 +84,15 @@ def hour_of(column: Any, dialect: str) -> Any:
     return func.strftime("%Y-%m-%d %H:00", column)
 
 
+def seconds_between(start: Any, end: Any, dialect: str) -> Any:
+    """The seconds from one timestamp column to another, as a number."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    if dialect in ("mysql", "mariadb"):
+        return func.timestampdiff(text("MICROSECOND"), start, end) / 1e6
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
 def days_before(column: Any, days: int, dialect: str) -> Any:
     """A date column moved `days` days back (an int from validated settings, never input)."""
     days = int(days)
