@@ -343,7 +343,8 @@ def test_the_data_quality_filter_and_the_day_alarms_as_an_operator_meets_them(
     page.get_by_label("Data quality").select_option("true")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(
-        f"{base_url}/cases?date={DAY}&outcome=all&code=&severity=&customer_id=&resolved=false&regression=all&quality=true"
+        f"{base_url}/cases?date={DAY}&outcome=all&code=&severity=&customer_id=&resolved=false"
+        "&regression=all&owner=&acknowledged=all&quality=true"
     )
     expect(page.get_by_role("link", name="J1", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="T1", exact=True)).to_have_count(0)
