@@ -106,6 +106,9 @@ EXPECTED: list[tuple[str, tuple[str, ...]]] = [
     ("data_quality", ("NEGATIVE_BALANCE", "0", "0")),
     ("data_quality", ("STALE_BALANCE", "0", "0")),
     ("data_quality_alarms", (str(DAYS[1]), "FAIL_SPIKE", "60 FAILs against a median of 2")),
+    # T1 resolved 2 h and N1 4 h after their first failed attempts; none acknowledged.
+    ("open_times", ("Time to resolve", "2", "3.00", "4.00")),
+    ("open_times", ("Time to acknowledge", "0", "-", "-")),
     ("resolution_by_code", ("NULL_BALANCE", "LOW", "3", "1", "33.3%", "4.00")),
     ("resolution_by_code", ("TIMEOUT", "HIGH", "6", "1", "16.7%", "2.00")),
     ("resolution_by_severity", ("LOW", "3", "1", "33.3%", "4.00")),

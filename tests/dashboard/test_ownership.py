@@ -143,3 +143,14 @@ def test_the_history_is_append_only_and_inside_the_audit_chain(
         report = verify(c)
     found = [f.problem for f in report.findings if f.table == "case_events"]
     assert found[:1] == ["changed"]
+
+
+def test_the_overview_says_how_long_problems_stay_open(as_role: Login) -> None:
+    operator, csrf = as_role("operator")
+    page = operator.get(f"/?date={DAY}").text
+    assert 'data-testid="open-times"' in page and 'data-testid="ack-median">—<' in page
+    case_id = _case(operator, "T1")["id"]
+    _post(operator, csrf, f"/api/cases/{case_id}/ack")
+    page = operator.get(f"/?date={DAY}").text
+    median = page.split('data-testid="ack-median">')[1].split("<")[0]
+    assert median.endswith(" h") and float(median.removesuffix(" h")) > 0

@@ -35,6 +35,7 @@ from balmon.storage.schema import (
     verification_runs,
 )
 from balmon.storage.states import RunStatus, Status
+from balmon.triage import timing
 
 URGENT = (Severity.HIGH, Severity.CRITICAL)
 RECOVERED = (Status.PASS, Status.FAIL)  # a later attempt got the balance: nothing is missing
@@ -105,6 +106,8 @@ class Figures:
     data_quality: dict[str, tuple[int, int]] = field(default_factory=dict)
     # The day rules' alarms of the period: (business date, code, what was found).
     day_alarms: list[tuple[date, str, str]] = field(default_factory=list)
+    # Time to acknowledge and to resolve, over the period's cases (`triage.timing`).
+    open_times: dict[str, Any] = field(default_factory=dict)
     by_code: list[Resolution] = field(default_factory=list)
     by_severity: list[Resolution] = field(default_factory=list)
     open_urgent: list[OpenCase] = field(default_factory=list)
@@ -136,6 +139,7 @@ def gather(
     _outcomes(connection, found)
     _attempts(connection, found)
     _day_alarms(connection, found)
+    found.open_times = timing.open_times(connection, start, end)
     _resolutions(connection, found, now)
     _alerts(connection, found)
     _retention(connection, found)

@@ -151,6 +151,19 @@ def sections(f: Figures) -> list[Section]:
         [(code, str(rows), str(customers)) for code, (rows, customers) in f.data_quality.items()],
         note="Wrong data, not a failure to fetch it: flagged, never counted as PASS or FAIL.",
     )
+    open_times = Section(
+        "open_times",
+        "How long problems stayed open",
+        ("Measure", "Cases", "Median hours", "90th percentile hours"),
+        [
+            (label, str(d.count), _hours(d.median_hours) or "-", _hours(d.p90_hours) or "-")
+            for label, d in (
+                ("Time to acknowledge", f.open_times["acknowledge"]),
+                ("Time to resolve", f.open_times["resolve"]),
+            )
+        ],
+        note="From each case's first failed attempt, over the period's cases.",
+    )
     day_alarms = Section(
         "data_quality_alarms",
         "Data-quality alarms (a business date wrong as a whole)",
@@ -254,6 +267,6 @@ def sections(f: Figures) -> list[Section]:
         "DIGEST` later proves nothing it covers has changed since.",
     )
     return [
-        summary, runs, by_code, by_day, quality, day_alarms, resolution, severity, urgent, alerting,
-        retention, holds, verify,
+        summary, runs, by_code, by_day, quality, day_alarms, open_times, resolution, severity,
+        urgent, alerting, retention, holds, verify,
     ]  # fmt: skip

@@ -6,7 +6,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -43,7 +43,7 @@ from balmon.quality import alarms as quality_alarms
 from balmon.scheduling import Schedule, run_date_refusal
 from balmon.scheduling.alarms import problem_dates
 from balmon.scheduling.launcher import LaunchState
-from balmon.triage import CaseFilter, cases_by_code, count_cases
+from balmon.triage import CaseFilter, cases_by_code, count_cases, timing
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "balmon_login_csrf"
@@ -153,6 +153,10 @@ def logout(request: Request, who: Viewer) -> RedirectResponse:
     return response
 
 
+# The Overview's window for how long problems stay open: the selected date and those before.
+OPEN_TIMES_DAYS = 30
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse:
     day = default_day(request, date)
@@ -161,6 +165,7 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
         data = queries.summary(c, day)
         problems = problem_dates(c, Schedule(settings.schedule), datetime.now(UTC))
         day_alarms = quality_alarms.recent(c, limit=10)
+        times = timing.open_times(c, day - timedelta(days=OPEN_TIMES_DAYS - 1), day)
         by_code = cases_by_code(c, day)
         open_work = {
             kind: count_cases(c, CaseFilter(day=day, outcome=kind, resolved=False))
@@ -174,6 +179,8 @@ def overview(request: Request, who: Viewer, date: AnyDay = None) -> HTMLResponse
         s=data,
         problems=problems,
         day_alarms=day_alarms,
+        times=times,
+        times_days=OPEN_TIMES_DAYS,
         cases=by_code,
         open_work=open_work,
         codes=CODES,

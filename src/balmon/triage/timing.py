@@ -3,9 +3,11 @@ or resolved (`/metrics` histograms, issue 24)."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -57,3 +59,37 @@ def until_acknowledged(connection: Connection) -> Histogram:
 def until_resolved(connection: Connection) -> Histogram:
     """Resolved cases only (`resolved_at` stays after a reopening; `open_attempts` is 0)."""
     return _histogram(connection, case((C.open_attempts == 0, C.resolved_at)), BUCKETS)
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Median and 90th percentile, in hours, over the cases of a period (None: no case)."""
+
+    count: int
+    median_hours: float | None
+    p90_hours: float | None
+
+
+def _summary(seconds: list[float]) -> Durations:
+    if not seconds:
+        return Durations(0, None, None)
+    ordered = sorted(seconds)
+    # Nearest rank: the value below which 90% of the cases lie, one of them, never invented.
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    return Durations(len(ordered), statistics.median(ordered) / 3600, p90 / 3600)
+
+
+def open_times(connection: Connection, start: date, end: date) -> dict[str, Durations]:
+    """Time to acknowledge and time to resolve, from the first failed attempt, over the
+    cases of business dates `start`..`end`."""
+    query = select(C.first_seen, C.acknowledged_at, C.resolved_at, C.open_attempts).where(
+        C.business_date >= start, C.business_date <= end
+    )
+    acked: list[float] = []
+    resolved: list[float] = []
+    for first, ack, done, still_open in connection.execute(query):
+        if ack is not None:
+            acked.append((ack - first).total_seconds())
+        if done is not None and not still_open:
+            resolved.append((done - first).total_seconds())
+    return {"acknowledge": _summary(acked), "resolve": _summary(resolved)}
