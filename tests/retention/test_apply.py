@@ -25,10 +25,12 @@ from balmon.storage.schema import (
     audit_events,
     cases,
     chain_seals,
+    digests,
     error_log_resolutions,
     error_logs,
     legal_holds,
     metadata,
+    quality_alarms,
     run_alarms,
     verification_results,
     verification_runs,
@@ -119,6 +121,14 @@ def _alerted_and_rerun(engine: Engine) -> None:
                 raised_at=at,
             )
         )
+        # The day rules' alarm and the morning digest of that date point at a message too.
+        c.execute(
+            insert(quality_alarms).values(
+                business_date=OLD[1], code="FAIL_SPIKE", detail="spike", message_id=alarm,
+                raised_by="scheduler", raised_at=at,
+            )
+        )  # fmt: skip
+        c.execute(insert(digests).values(day=OLD[1], message_id=alarm, sent_by="s", created_at=at))
         c.execute(
             insert(verification_runs).values(
                 business_date=OLD[0],
@@ -158,6 +168,7 @@ def test_old_rows_leave_through_the_archive_and_held_ones_stay(
     # a run that stays.
     assert (planned["alerts"], planned["alert_messages"], planned["alert_deliveries"]) == (2, 1, 0)
     assert (planned["run_alarms"], planned["verification_runs"]) == (1, 1)
+    assert (planned["quality_alarms"], planned["digests"]) == (1, 1)
 
     done = apply(engine, _settings(tmp_path), now=NOW, actor="ops")
     assert done.rows() == planned

@@ -126,6 +126,9 @@ MEANINGS: dict[str, str] = {
     "unacknowledged.",
     "escalation.routes": "`[[escalation.routes]]` with `code`, `severity` and `urls`: the first "
     "route matching a case receives its escalation instead of `urls`.",
+    "digest.at": "`HH:MM` in the schedule's time zone: once a day from then, a digest of the "
+    "open cases by severity and owner, the oldest first. Unset: no digest.",
+    "digest.urls": "Apprise URLs the digest goes to (secrets, never logged).",
     "alerts.urls": "Apprise URLs (mailto://, slack://, twilio://, json://...); secrets, "
     "never logged.",
     "alerts.group_wait_seconds": "Alerts of one code are grouped into one message for this "

@@ -276,6 +276,27 @@ class EscalationSettings(Section):
         return bool(self.urls or self.routes)
 
 
+class DigestSettings(Section):
+    """A morning digest of the open cases, once a day (issue 24)."""
+
+    at: time | None = None  # in the schedule's time zone; None: no digest
+    urls: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _hours_minutes(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return datetime.strptime(value, "%H:%M").time()
+            except ValueError:
+                raise ValueError(f"expected HH:MM, got {value!r}") from None
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.at is not None and bool(self.urls)
+
+
 class DashboardSettings(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
@@ -386,6 +407,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     alerts: AlertSettings = AlertSettings()
     escalation: EscalationSettings = EscalationSettings()
+    digest: DigestSettings = DigestSettings()
     dashboard: DashboardSettings = DashboardSettings()
     triage: TriageSettings = TriageSettings()
     retention: RetentionSettings = RetentionSettings()

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Date, Engine, and_, delete, func, insert, or_, select
 
 from balmon.audit.chain import Segment
 from balmon.audit.events import details_text, record
@@ -273,8 +273,9 @@ def _delete(connection: Connection, retained: Retained, entries: list[dict[str, 
     keys = [t.c[k] for k in retained.keys]
     for entry in entries:
         for values in entry["keys"]:
+            # Keys come back from the archive's JSON as text: a date column's as its ISO form.
             typed = [
-                date.fromisoformat(v) if k.name == "business_date" else v
+                date.fromisoformat(v) if isinstance(k.type, Date) else v
                 for k, v in zip(keys, values, strict=True)
             ]
             where = and_(*(k == v for k, v in zip(keys, typed, strict=True)))

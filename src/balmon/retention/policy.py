@@ -34,9 +34,11 @@ from balmon.storage.schema import (
     alerts,
     case_events,
     cases,
+    digests,
     error_log_resolutions,
     error_logs,
     legal_holds,
+    quality_alarms,
     run_alarms,
     run_leases,
     verification_results,
@@ -54,6 +56,8 @@ _GOVERNED_BY: dict[str, tuple[str, ...]] = {
     "cases": ("error_logs", "error_log_resolutions", "verification_results"),
     "alerts": ("alerts",),
     "run_alarms": ("alerts",),
+    "quality_alarms": ("alerts",),
+    "digests": ("alerts",),
     "alert_deliveries": ("alerts",),
     "alert_messages": ("alerts",),
     "run_leases": (
@@ -201,6 +205,13 @@ TABLES: tuple[Retained, ...] = (
     Retained(alerts, alerts, alerts.c.business_date, customer=alerts.c.customer_id),
     Retained(run_alarms, run_alarms, run_alarms.c.business_date, keys=("business_date", "reason")),
     Retained(
+        quality_alarms,
+        quality_alarms,
+        quality_alarms.c.business_date,
+        keys=("business_date", "code"),
+    ),
+    Retained(digests, digests, digests.c.day, keys=("day",)),
+    Retained(
         alert_deliveries,
         alert_deliveries.join(
             _delivered, _delivered.c.id == alert_deliveries.c.message_id
@@ -208,8 +219,10 @@ TABLES: tuple[Retained, ...] = (
         func.coalesce(_delivered.c.business_date, _delivered_run.c.business_date),
         logged=_delivered.c.created_at,
         blockers=(
-            _pointing(alerts, "message_id", alert_deliveries.c.message_id),
-            _pointing(run_alarms, "message_id", alert_deliveries.c.message_id),
+            *(
+                _pointing(t, "message_id", alert_deliveries.c.message_id)
+                for t in (alerts, run_alarms, quality_alarms, digests)
+            ),
         ),
     ),
     Retained(
@@ -219,7 +232,7 @@ TABLES: tuple[Retained, ...] = (
         logged=alert_messages.c.created_at,
         blockers=tuple(
             _pointing(t, "message_id", alert_messages.c.id)
-            for t in (alerts, alert_deliveries, run_alarms)
+            for t in (alerts, alert_deliveries, run_alarms, quality_alarms, digests)
         ),
     ),
     Retained(run_leases, run_leases, run_leases.c.business_date, keys=("business_date",)),

@@ -444,6 +444,17 @@ run_alarms = Table(
     CheckConstraint(_one_of("reason", AlarmReason), name="reason"),
 )
 
+# One morning digest per calendar day (in the schedule's zone): the primary key is the claim,
+# so any number of instances send it once (migration 0022).
+digests = Table(
+    "digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("message_id", BigId, ForeignKey("alert_messages.id")),
+    Column("sent_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # A business date's outcomes as its last completed run left them, so the day rules compare a
 # date with the twenty before it without counting twenty dates' results (migration 0019).
 day_figures = Table(
