@@ -220,3 +220,33 @@ def test_how_long_problems_stay_open_in_metrics(engine: Engine) -> None:
     assert samples[(f"{resolve}_bucket", (("le", "3600"),))] == 0
     assert samples[(f"{resolve}_bucket", (("le", "14400"),))] == 1
     assert abs(samples[(f"{resolve}_sum", ())] - 7200) < 1
+
+
+@on_backends()
+def test_the_morning_digest_goes_once_a_day_from_its_time(engine: Engine) -> None:
+    """Open cases by severity and owner, the oldest first, once a day from `digest.at` in
+    the schedule's zone, whoever evaluates."""
+    from balmon.alerts.digest import send_if_due
+    from balmon.config.settings import DigestSettings
+
+    ids = _seed(engine)
+    add_user(engine, "ops", "correct horse battery", Role.OPERATOR, SEEN)
+    ownership.assign(engine, ids["T1"], owner="ops", actor="ops", now=SEEN)
+    settings = DigestSettings.model_validate({"at": "08:30", "urls": ["json://127.0.0.1:9/d"]})
+
+    def at(local: str, day: int = 4) -> bool:
+        # Europe/Berlin is UTC+1 in December: 08:30 there is 07:30 UTC.
+        now = datetime.fromisoformat(f"2026-12-{day:02d}T{local}+01:00")
+        return send_if_due(
+            engine, settings, timezone="Europe/Berlin", now=now, by="a", dashboard_url=None
+        )
+
+    assert not at("08:29")
+    assert at("08:31")
+    assert not at("09:00")  # once a day, whoever evaluates
+    assert at("08:30", day=5)  # the next day again
+    kind, body, channels = _messages(engine)[0]
+    assert kind == "digest" and channels == ["digest json://127.0.0.1:9 #1"]
+    assert "Open cases: 4 (HIGH 3, MEDIUM 1)" in body
+    assert "ops 1" in body and "nobody 3" in body
+    assert _named(body) == set(CUSTOMERS)

@@ -208,3 +208,35 @@ def render_escalation(
     lines += ["", "Acknowledge a case (or resolve it) to stop its escalation."]
     short = limits.clip(f"balmon ESCALATION: {total:,} open {noun} unacknowledged", limits.SMS)
     return Rendered(title, "\n".join(lines), short)
+
+
+def render_digest(
+    *,
+    day: date,
+    by_severity: dict[str, int],
+    by_owner: dict[str, int],
+    oldest: list[EscalatedCase],
+    total: int,
+    dashboard_url: str | None,
+) -> Rendered:
+    """The morning digest: open cases by severity and owner, the oldest first."""
+    title = f"[balmon] Digest {day}: {total:,} open {'case' if total == 1 else 'cases'}"
+    severities = ", ".join(f"{name} {n:,}" for name, n in by_severity.items() if n)
+    owners = ", ".join(f"{name} {n:,}" for name, n in by_owner.items())
+    lines = [
+        f"Open cases: {total:,}" + (f" ({severities})" if severities else ""),
+        f"By owner: {owners or 'none'}",
+        "",
+        "Oldest first (customer, code, business date, open for, owner):",
+    ]
+    base = dashboard_url.rstrip("/") if dashboard_url else None
+    for case in oldest:
+        line = (
+            f"- {case.customer_id}  {case.code}  {case.business_date}  "
+            f"{case.age_hours:.1f} h  owner {case.owner or 'nobody'}"
+        )
+        lines.append(f"{line}  {base}/cases/{case.case_id}" if base else line)
+    if total > len(oldest):
+        lines.append(f"...and {total - len(oldest):,} more")
+    short = limits.clip(f"balmon digest {day}: {total:,} open cases", limits.SMS)
+    return Rendered(title, "\n".join(lines), short)

@@ -20,12 +20,13 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, Row
 
 from balmon import crashpoints, limits
+from balmon.alerts import digest as digests
 from balmon.alerts import escalation as escalations
 from balmon.alerts import outbox
 from balmon.alerts.channels import AppriseNotifier, Channel, Notifier, parse_channels, route
 from balmon.alerts.content import render_summary, render_test
 from balmon.clock import Clock
-from balmon.config.settings import AlertSettings, EscalationSettings
+from balmon.config.settings import AlertSettings, DigestSettings, EscalationSettings
 from balmon.crashpoints import Point
 from balmon.errors import DeliveryError, GroupTaken
 from balmon.retry import Backoff
@@ -91,6 +92,8 @@ class AlertPipeline:
         notifier: Notifier | None = None,
         regression_days: int = 30,
         escalation: EscalationSettings | None = None,
+        digest: DigestSettings | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self._engine = engine
         self._regression_days = regression_days
@@ -99,9 +102,12 @@ class AlertPipeline:
         self._notifier = notifier or AppriseNotifier()
         self._channels = parse_channels(settings.urls)
         self._escalation = escalation
-        # Every channel a pending delivery may name: an escalation queued by another instance
-        # is delivered by whichever flushes first.
+        self._digest = digest
+        self._timezone = timezone
+        # Every channel a pending delivery may name: an escalation or a digest queued by
+        # another instance is delivered by whichever flushes first.
         extra = escalations.every_channel(escalation) if escalation else []
+        extra += digests.channels(digest) if digest else []
         self._by_name = {c.name: c for c in [*self._channels, *extra]}
         self._backoff = Backoff.doubling(
             settings.delivery_backoff_seconds, settings.delivery_attempts - 1
@@ -153,10 +159,24 @@ class AlertPipeline:
             log.warning("cases escalated", extra={"cases": done})
         return done
 
+    def send_digest(self) -> bool:
+        """Queue today's digest if its time has come and no instance queued it yet."""
+        if self._digest is None:
+            return False
+        return digests.send_if_due(
+            self._engine,
+            self._digest,
+            timezone=self._timezone,
+            now=self._clock.now(),
+            by=outbox.claimer(),
+            dashboard_url=self._settings.dashboard_url,
+        )
+
     async def flush(self) -> DeliveryReport:
-        """Escalate what is due, group every waiting alert now and retry every pending
-        delivery; report all."""
+        """Escalate what is due, queue the day's digest when due, group every waiting alert
+        now and retry every pending delivery; report all."""
         self.escalate()
+        self.send_digest()
         self._group(run_id=None, older_than=None)
         return await self._deliver(run_id=None, attempts=self._settings.delivery_attempts)
 

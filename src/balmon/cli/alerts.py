@@ -28,6 +28,8 @@ def _pipeline(settings: Settings) -> AlertPipeline:
         clock=SystemClock(),
         regression_days=settings.triage.regression_days,
         escalation=settings.escalation,
+        digest=settings.digest,
+        timezone=settings.schedule.timezone,
     )
 
 

@@ -405,7 +405,7 @@ class AlertAbout(Model):
 
 class Message(Model):
     id: int
-    kind: Literal["group", "summary", "alarm", "test", "escalation"]
+    kind: Literal["group", "summary", "alarm", "test", "escalation", "digest"]
     created_at: AwareDatetime
     business_date: date | None
     run_id: int | None

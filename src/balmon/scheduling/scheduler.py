@@ -62,6 +62,8 @@ class Scheduler:
             notifier=notifier,
             regression_days=settings.triage.regression_days,
             escalation=settings.escalation,
+            digest=settings.digest,
+            timezone=settings.schedule.timezone,
         )
         me = owner or Owner.me()
         self.name = f"{me.host}:{me.pid}"
@@ -101,8 +103,9 @@ class Scheduler:
             self._next_firing = self._schedule.next_firing(now)
         self._drain()
         await asyncio.to_thread(self._check_alarms, now)
-        if await asyncio.to_thread(self._alerts.escalate):
-            self._next_flush = now  # an escalation goes out on this pass
+        escalated = await asyncio.to_thread(self._alerts.escalate)
+        if escalated or await asyncio.to_thread(self._alerts.send_digest):
+            self._next_flush = now  # an escalation or the digest goes out on this pass
         if now >= self._next_flush:
             # Set before flushing: an alarm raised meanwhile (by the queue's task, in a thread)
             # asks for the next pass to flush, and that request must not be overwritten.

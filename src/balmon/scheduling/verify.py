@@ -35,6 +35,8 @@ async def verify_date(
             clock=SystemClock(),
             regression_days=settings.triage.regression_days,
             escalation=settings.escalation,
+            digest=settings.digest,
+            timezone=settings.schedule.timezone,
         )
         run = VerificationRun(
             settings=settings,
