@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from balmon.alerts import outbox
 from balmon.alerts.channels import Channel, parse_channels
-from balmon.alerts.content import EscalatedCase, render_digest
+from balmon.alerts.content import render_digest
+from balmon.alerts.escalation import as_listed
 from balmon.config.settings import DigestSettings
 from balmon.errors import CODES, ErrorCode, Severity
 from balmon.storage.schema import cases, digests
@@ -75,17 +76,7 @@ def _queue(
     rows = connection.execute(
         select(cases).where(open_).order_by(C.first_seen, C.id).limit(SHOWN)
     ).all()
-    oldest = [
-        EscalatedCase(
-            row.id,
-            row.customer_id,
-            row.final_code or row.last_code,
-            row.business_date,
-            (now - row.first_seen).total_seconds() / 3600,
-            row.owner,
-        )
-        for row in rows
-    ]
+    oldest = [as_listed(row, now) for row in rows]
     rendered = render_digest(
         day=day,
         by_severity=by_severity,

@@ -118,6 +118,18 @@ def escalate(
     return len(claimed)
 
 
+def as_listed(row: Any, now: datetime) -> EscalatedCase:
+    """A case row as a message lists it: customer, code, date, how long open, owner."""
+    return EscalatedCase(
+        row.id,
+        row.customer_id,
+        row.final_code or row.last_code,
+        row.business_date,
+        (now - row.first_seen).total_seconds() / 3600,
+        row.owner,
+    )
+
+
 def _queue(
     connection: Connection,
     rows: list[Any],
@@ -125,17 +137,7 @@ def _queue(
     now: datetime,
     dashboard_url: str | None,
 ) -> None:
-    listed = [
-        EscalatedCase(
-            row.id,
-            row.customer_id,
-            row.final_code or row.last_code,
-            row.business_date,
-            (now - row.first_seen).total_seconds() / 3600,
-            row.owner,
-        )
-        for row in rows
-    ]
+    listed = [as_listed(row, now) for row in rows]
     rendered = render_escalation(cases=listed, shown=SHOWN, dashboard_url=dashboard_url)
     outbox.add_message(
         connection, rendered, kind="escalation", now=now, count=len(rows), channels=to
