@@ -386,3 +386,21 @@ def test_an_operator_acknowledges_assigns_and_notes_a_case_from_its_page(
     page.get_by_role("button", name="Add note").click()
     expect(page.get_by_test_id("case-event").last).to_contain_text("noted: bank confirmed")
     expect(page.get_by_test_id("history")).to_contain_text("bank restarted the service")
+
+
+def test_an_operator_acknowledges_and_takes_a_days_cases_from_the_work_queue(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, base_url, "operator")
+    page.goto(f"{base_url}/cases?date={DAY}")
+    bulk = page.get_by_test_id("bulk-own")
+    button = bulk.get_by_role("button", name="Acknowledge the")
+    count = button.inner_text().split()[2]
+    button.click()
+    expect(page.get_by_text(f"{count} cases acknowledged")).to_be_visible()
+    page.get_by_test_id("bulk-own").get_by_role("button", name="Assign them").click()
+    expect(page.get_by_text(f"{count} cases assigned to operator")).to_be_visible()
+    page.get_by_label("Owner").select_option("me")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.cases tbody tr")).to_have_count(int(count))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,6 +23,8 @@ from balmon.triage.ownership import Change, Refused
 router = APIRouter(prefix="/api", responses=models.EVERY_ROUTE)
 _STATUS = {Refused.NO_CASE: 404, Refused.RESOLVED: 409, Refused.UNKNOWN_OWNER: 422}
 UserName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# A form's owner field: a user's name, "me" for the operator, empty for nobody.
+OwnerField = Annotated[str, Form(max_length=100)]
 
 
 class AckBody(BaseModel):
@@ -143,16 +146,9 @@ def acknowledge_page(
 
 
 @page_router.post("/cases/{case_id}/assign", response_model=None)
-def assign_page(
-    request: Request,
-    who: Operator,
-    case_id: int,
-    owner: Annotated[str, Form(max_length=100)] = "",
-) -> Response:
-    """`owner`: a user's name, "me" for the operator, empty for nobody."""
+def assign_page(request: Request, who: Operator, case_id: int, owner: OwnerField = "") -> Response:
     engine, case = engine_of(request), known_id(case_id, "case")
-    name = {"me": who.name, "": None}.get(owner.strip(), owner.strip())
-    outcome = ownership.assign(engine, case, owner=name, actor=who.name, now=_now())
+    outcome = ownership.assign(engine, case, owner=_owner(owner, who), actor=who.name, now=_now())
     return _back(request, case, "assign", outcome)
 
 
@@ -163,3 +159,40 @@ def comment_page(
     engine, case = engine_of(request), known_id(case_id, "case")
     outcome = ownership.comment(engine, case, notes=notes, actor=who.name, now=_now())
     return _back(request, case, "comments", outcome)
+
+
+def _owner(field: str, who: Principal) -> str | None:
+    """A form's owner: a user's name, "me" for the operator, empty for nobody."""
+    text = field.strip()
+    return {"me": who.name, "": None}.get(text, text)
+
+
+def _to_queue(request: Request, text: str, *, good: bool) -> Response:
+    response = RedirectResponse(f"/cases?{urlencode(request.query_params)}", status_code=303)
+    flash.flash(request, response, text, good=good)
+    return response
+
+
+def _cases(count: int) -> str:
+    return f"{count:,} {'case' if count == 1 else 'cases'}"
+
+
+@page_router.post("/cases/ack", response_model=None)
+def acknowledge_all_page(request: Request, who: Operator, f: CaseQuery) -> Response:
+    done = ownership.acknowledge_matching(
+        engine_of(request), _bulk_filter(who, f), actor=who.name, now=_now()
+    )
+    return _to_queue(request, f"{_cases(done)} acknowledged", good=True)
+
+
+@page_router.post("/cases/assign", response_model=None)
+def assign_all_page(
+    request: Request, who: Operator, f: CaseQuery, owner: OwnerField = ""
+) -> Response:
+    name = _owner(owner, who)
+    done = ownership.assign_matching(
+        engine_of(request), _bulk_filter(who, f), owner=name, actor=who.name, now=_now()
+    )
+    if isinstance(done, Refused):
+        return _to_queue(request, str(done), good=False)
+    return _to_queue(request, f"{_cases(done)} assigned to {name or 'nobody'}", good=True)

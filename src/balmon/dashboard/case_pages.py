@@ -61,6 +61,7 @@ def queue(request: Request, who: Viewer, f: CaseQuery) -> HTMLResponse:
         query=urlencode(params),
         tab_query=urlencode(tab_params),
         tab_counts=tab_counts,
+        owners=[u.username for u in list_users(engine_of(request)) if not u.disabled],
         active="cases",
     )
 
