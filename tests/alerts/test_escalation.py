@@ -146,12 +146,13 @@ def test_two_evaluators_at_once_send_each_step_once(engine: Engine) -> None:
     start = threading.Barrier(2)
     done: list[int] = []
 
-    def evaluate(offset: int) -> None:
+    def evaluate() -> None:
         start.wait()
-        now = SEEN + timedelta(seconds=11, microseconds=offset)
+        # The same instant for both: the claim must not rely on the clocks differing.
+        now = SEEN + timedelta(seconds=11)
         done.append(escalate(engine, settings, now=now, dashboard_url=None))
 
-    threads = [threading.Thread(target=evaluate, args=(n,)) for n in (1, 2)]
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -65,15 +65,20 @@ def claim(connection: Connection, settings: EscalationSettings, now: datetime) -
     candidates = list(connection.scalars(select(C.id).where(*_due(settings, now), held.is_(None))))
     if not candidates:
         return []
-    connection.execute(
-        update(cases)
-        .where(C.id.in_(candidates), *_due(settings, now))
-        .values(escalations=C.escalations + 1, escalated_at=now)
-    )
-    # Read back what this transaction moved: a concurrent evaluator that got there first left
-    # a time other than this `now`, and the condition above kept those cases out.
-    query = select(cases).where(C.id.in_(candidates), C.escalated_at == now)
-    return list(connection.execute(query.order_by(C.first_seen, C.id)).all())
+    # One conditional UPDATE per case, its row count the verdict: an evaluator that got there
+    # first (another instance, even at the same instant) moved the case past the condition.
+    mine = [
+        case_id
+        for case_id in candidates
+        if connection.execute(
+            update(cases)
+            .where(C.id == case_id, *_due(settings, now))
+            .values(escalations=C.escalations + 1, escalated_at=now)
+        ).rowcount
+        == 1
+    ]
+    query = select(cases).where(C.id.in_(mine)).order_by(C.first_seen, C.id)
+    return list(connection.execute(query).all()) if mine else []
 
 
 def route_of(row: Any, routes: Sequence[EscalationRoute]) -> int | None:
