@@ -128,9 +128,14 @@ def test_a_mysql_url_at_a_port_that_speaks_another_protocol_fails_within_the_tim
         ("[quality]\ndisabled = ['NULL_BALANCE']\n", "quality.disabled"),
         ("[verification]\ncurrency = 'US$'\n", "verification.currency"),
         ("[verification]\ncurrency = 'EURO'\n", "verification.currency"),
+        ("[escalation]\nmin_severity = 'URGENT'\n", "escalation.min_severity"),
+        ("[escalation]\nafter_seconds = -1\n", "escalation.after_seconds"),
+        ("[[escalation.routes]]\ncode = 'TIMEOT'\nurls = ['json://x']\n", "escalation.routes"),
+        ("[[escalation.routes]]\ncode = 'TIMEOUT'\nurls = []\n", "escalation.routes"),
+        ("[digest]\nat = '8am'\nurls = ['json://x']\n", "digest.at"),
     ],
 )
-def test_bad_quality_settings_are_one_line_and_exit_2(
+def test_bad_quality_and_escalation_settings_are_one_line_and_exit_2(
     tmp_path: Path, config: str, key: str
 ) -> None:
     path = tmp_path / "bad.toml"
@@ -154,23 +159,3 @@ def test_quality_settings_from_the_environment_as_people_write_them(tmp_path: Pa
     env["BALMON_VERIFICATION__CURRENCY"] = "eur"
     result = balmon("config", "check", env=env)
     assert result.returncode == 0, result.stderr
-
-
-@pytest.mark.parametrize(
-    ("config", "key"),
-    [
-        ("[escalation]\nmin_severity = 'URGENT'\n", "escalation.min_severity"),
-        ("[escalation]\nafter_seconds = -1\n", "escalation.after_seconds"),
-        ("[[escalation.routes]]\ncode = 'TIMEOT'\nurls = ['json://x']\n", "escalation.routes"),
-        ("[[escalation.routes]]\ncode = 'TIMEOUT'\nurls = []\n", "escalation.routes"),
-    ],
-)
-def test_bad_escalation_settings_are_one_line_and_exit_2(
-    tmp_path: Path, config: str, key: str
-) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(config, encoding="utf-8")
-    result = balmon("config", "check", "--config", str(path))
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and key in lines[0], result.stderr

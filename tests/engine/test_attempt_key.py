@@ -27,6 +27,18 @@ def _run(engine: Engine) -> int:
         return int(c.execute(row).inserted_primary_key[0])
 
 
+def _writer(engine: Engine, run_id: int, *, resumed: bool) -> BatchWriter:
+    return BatchWriter(
+        engine=engine,
+        run_id=run_id,
+        business_date=DAY,
+        clock=SystemClock(),
+        interval=60,
+        max_batch=100,
+        resumed=resumed,
+    )
+
+
 def _row(run_id: int | None, customer: str, attempt: int | None, **extra: object) -> dict:
     return {
         "run_id": run_id,
@@ -90,15 +102,7 @@ def test_a_resumed_writer_leaves_out_attempts_already_logged(engine: Engine) -> 
         return ErrorRecord(customer, ErrorCode.TIMEOUT, "no answer", n, AT)
 
     async def resume() -> None:
-        writer = BatchWriter(
-            engine=engine,
-            run_id=run_id,
-            business_date=DAY,
-            clock=SystemClock(),
-            interval=60,
-            max_batch=100,
-            resumed=True,
-        )
+        writer = _writer(engine, run_id, resumed=True)
         for record in (attempt("X", 1), attempt("X", 2), attempt("X", 2), attempt("Y", 0)):
             writer.add_error(record)
         await writer.flush()
@@ -123,15 +127,7 @@ def test_flags_beside_a_result_are_not_attempts(engine: Engine) -> None:
     run_id = _run(engine)
 
     async def write() -> None:
-        writer = BatchWriter(
-            engine=engine,
-            run_id=run_id,
-            business_date=DAY,
-            clock=SystemClock(),
-            interval=60,
-            max_batch=100,
-            resumed=False,
-        )
+        writer = _writer(engine, run_id, resumed=False)
         writer.add_error(ErrorRecord("X", ErrorCode.TIMEOUT, "no answer", 0, AT))
         writer.add_error(ErrorRecord("X", ErrorCode.BALANCE_JUMP, "rose", 1, AT))
         writer.add_error(ErrorRecord("X", ErrorCode.BALANCE_JUMP, "another rule's flag", 1, AT))

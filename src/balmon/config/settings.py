@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     FilePath,
@@ -35,6 +37,31 @@ DAY_SECONDS = 86_400.0
 Seconds = Annotated[float, Field(gt=0, le=DAY_SECONDS, allow_inf_nan=False)]
 Wait = Annotated[float, Field(ge=0, le=DAY_SECONDS, allow_inf_nan=False)]
 Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _clock_time(value: object) -> object:
+    """`HH:MM` as people write it in a TOML file or an environment variable."""
+    if isinstance(value, str):
+        try:
+            return datetime.strptime(value, "%H:%M").time()
+        except ValueError:
+            raise ValueError(f"expected HH:MM, got {value!r}") from None
+    return value
+
+
+def _amount(value: Decimal) -> Decimal:
+    """An amount as balmon stores it, never negative (no balance is)."""
+    try:
+        value = storable(value)
+    except OutOfRange as exc:
+        raise ValueError(f"must be an amount balmon can store: {exc}") from None
+    if value < 0:
+        raise ValueError("must not be negative (no balance is)")
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+Amount = Annotated[Decimal, AfterValidator(_amount)]
 
 
 class Section(BaseModel):
@@ -161,7 +188,7 @@ def currency_code(value: str) -> str:
 
 class VerificationSettings(Section):
     customers_file: Path | None = None
-    default_min_balance: Decimal = Decimal("0")
+    default_min_balance: Amount = Decimal("0")
     allow_empty: bool = False
     # The currency every balance must be in, unless the customer file's currency column says
     # otherwise for a customer. None: no currency check but the file's.
@@ -171,17 +198,6 @@ class VerificationSettings(Section):
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
         return None if value is None else currency_code(value)
-
-    @field_validator("default_min_balance")
-    @classmethod
-    def _finite(cls, value: Decimal) -> Decimal:
-        try:
-            value = storable(value)
-        except OutOfRange as exc:
-            raise ValueError(f"must be an amount balmon can store: {exc}") from None
-        if value < 0:
-            raise ValueError("must not be negative (no balance is)")
-        return value
 
 
 # The rules `quality.disabled` may turn off: the story's own codes (NULL_BALANCE,
@@ -203,7 +219,7 @@ class QualitySettings(Section):
     stale_after_hours: Annotated[float, Field(gt=0, le=24 * 366, allow_inf_nan=False)] = 36.0
     require_as_of: bool = False
     jump_factor: Annotated[float, Field(gt=1, le=1e9, allow_inf_nan=False)] = 10.0
-    jump_min_change: Decimal = Decimal("10000")
+    jump_min_change: Amount = Decimal("10000")
     stale_feed_ratio: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
     fail_spike_factor: Annotated[float, Field(gt=1, le=1e6, allow_inf_nan=False)] = 3.0
     fail_spike_min: Annotated[int, Field(ge=0, le=1_000_000_000)] = 20
@@ -214,17 +230,6 @@ class QualitySettings(Section):
         # A float (10000.1) would carry binary noise into a money comparison.
         if isinstance(value, float):
             raise ValueError('write it as a decimal string, e.g. "10000"')
-        return value
-
-    @field_validator("jump_min_change")
-    @classmethod
-    def _amount(cls, value: Decimal) -> Decimal:
-        try:
-            value = storable(value)
-        except OutOfRange as exc:
-            raise ValueError(f"must be an amount balmon can store: {exc}") from None
-        if value < 0:
-            raise ValueError("must not be negative")
         return value
 
     def on(self, rule: str) -> bool:
@@ -279,18 +284,8 @@ class EscalationSettings(Section):
 class DigestSettings(Section):
     """A morning digest of the open cases, once a day (issue 24)."""
 
-    at: time | None = None  # in the schedule's time zone; None: no digest
+    at: ClockTime | None = None  # in the schedule's time zone; None: no digest
     urls: list[SecretStr] = Field(default_factory=list)
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _hours_minutes(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return datetime.strptime(value, "%H:%M").time()
-            except ValueError:
-                raise ValueError(f"expected HH:MM, got {value!r}") from None
-        return value
 
     @property
     def enabled(self) -> bool:
@@ -314,7 +309,7 @@ class ScheduleSettings(Section):
     business_days_only: bool = False
     holidays: list[date] = Field(default_factory=list)
     catch_up_days: Annotated[int, Field(ge=0, le=31)] = 3
-    deadline: time | None = None
+    deadline: ClockTime | None = None
     enabled: bool = True
 
     @field_validator("cron")
@@ -333,16 +328,6 @@ class ScheduleSettings(Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone: {value!r}") from None
-        return value
-
-    @field_validator("deadline", mode="before")
-    @classmethod
-    def _hours_minutes(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return datetime.strptime(value, "%H:%M").time()
-            except ValueError:
-                raise ValueError(f"expected HH:MM, got {value!r}") from None
         return value
 
     def today(self, now: datetime) -> date:
