@@ -159,3 +159,25 @@ def test_quality_settings_from_the_environment_as_people_write_them(tmp_path: Pa
     env["BALMON_VERIFICATION__CURRENCY"] = "eur"
     result = balmon("config", "check", env=env)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "BALMON_ESCALATION__URLS=json://127.0.0.1:9/duty",
+        "BALMON_QUALITY__DISABLED=BALANCE_JUMP",
+        "BALMON_DIGEST__URLS=json://127.0.0.1:9/digest",
+    ],
+)
+def test_a_list_written_plainly_in_the_environment_is_one_line_and_exit_2(
+    tmp_path: Path, variable: str
+) -> None:
+    """Was a 60-line SettingsError traceback, exit 1; the line says how to write it."""
+    name, _, value = variable.partition("=")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), name: value}
+    result = balmon("config", "check", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "as JSON" in lines[0] and "Traceback" not in result.stderr
+    env[name] = f'["{value}"]'
+    assert balmon("config", "check", env=env).returncode == 0

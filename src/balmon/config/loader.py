@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings.exceptions import SettingsError
 
 from balmon.config.settings import Settings
 from balmon.errors import ConfigError
@@ -87,5 +89,19 @@ def load_settings(explicit: Path | None = None, **overrides: Any) -> Settings:
         return _LoadedSettings(**overrides)
     except ValidationError as exc:
         raise _first_problem(exc) from None
+    except SettingsError as exc:
+        raise _unreadable_environment(exc) from None
     finally:
         _file_values.reset(token)
+
+
+def _unreadable_environment(exc: SettingsError) -> ConfigError:
+    """A section's variable that pydantic-settings could not decode: a list or a table from
+    the environment is JSON (`BALMON_ALERTS__URLS='["json://..."]'`)."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    section = found.group(1) if found else "environment"
+    return ConfigError(
+        section,
+        f"a BALMON_{section.upper()}__* variable is not readable: write a list as JSON, "
+        'e.g. \'["a", "b"]\'',
+    )
